@@ -1,0 +1,34 @@
+"""Every path the project uses, resolved from the repository root.
+
+No other module builds paths with ``..``; they import from here. Environment variables:
+
+``ATTREC_DATA_MIRROR``
+    A local folder laid out like the study's offline data copy (one sub-folder per data set,
+    e.g. ``ml-100k/u.data``). When set, raw files are taken from it instead of the network.
+``ATTREC_RESULTS_DIR``
+    Overrides the run cache folder (tests point it at a temporary folder).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = REPO_ROOT / "data"
+RAW_DIR = DATA_DIR / "raw"
+PROCESSED_DIR = DATA_DIR / "processed"
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+FIGURES_DIR = REPO_ROOT / "figures"
+BENCH_DIR = REPO_ROOT / "bench"
+
+
+def results_dir() -> Path:
+    """The run cache folder (``results/`` unless ``ATTREC_RESULTS_DIR`` says otherwise)."""
+    override = os.environ.get("ATTREC_RESULTS_DIR")
+    return Path(override) if override else REPO_ROOT / "results"
+
+
+def data_mirror() -> Path | None:
+    """The local mirror folder named by ``ATTREC_DATA_MIRROR``, or None."""
+    value = os.environ.get("ATTREC_DATA_MIRROR")
+    return Path(value).expanduser().resolve() if value else None
