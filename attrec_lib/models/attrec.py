@@ -1,0 +1,276 @@
+"""AttRec: self-attentive metric learning for next-item recommendation.
+
+Reference: Shuai Zhang, Yi Tay, Lina Yao, Aixin Sun, Jake An. "Next Item Recommendation with
+Self-Attentive Metric Learning". AAAI 2019 workshop / arXiv:1808.06414, 2018.
+
+Score (Eq. 10, lower distance = better; :meth:`AttRec.score` returns minus it)::
+
+    y(u, i) = omega * ||U_u - V_i||^2 + (1 - omega) * ||m_u - X_i||^2
+
+where ``m_u`` is the aggregated self-attention output over the user's last L items (Eq. 1-6)
+with the sinusoidal time embedding (Eq. 7-8) added to query and key only. Loss: the hinge of
+Eq. 11 with margin gamma, plus L2 (Eq. 11) or norm clipping (Eq. 12).
+
+Where the paper's text and the authors' released TensorFlow code differ, :class:`AttRecConfig`
+has a field and :data:`PRESETS` names both settings (``paper`` and ``released_code``):
+
+=====================  ==============================  =================================
+field                  paper (text)                    released code
+=====================  ==============================  =================================
+d                      100                             150
+mask                   diagonal masked before softmax  softmax, then diagonal * 0
+time_embedding         interleaved sin/cos (Eq. 7-8)   sin block then cos block
+reg_mode               L2 on the rows in the batch     L2 on the whole U, V, X tables
+pairs                  all T x T pairs (Eq. 11)        target t paired with negative t
+init_std               0.01 (not stated; our choice)   0.001 (truncated normal)
+Adagrad accumulator    0.1 (TensorFlow's default)      0.05
+=====================  ==============================  =================================
+
+Both read W_Q = W_K: the paper says query and key are projected "with shared parameters" and
+writes W_Q = W_K (its "respectively" admits two matrices, so ``shared_qk=False`` is offered).
+
+Deviations of ours, in both presets: padded positions (only for users shorter than L + T, never
+in the paper's settings) are masked out as keys and left out of the aggregation; with L = 1 the
+diagonal mask is skipped (it would mask the only item).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import Batch, SequentialRecommender, check_choice, check_range, squared_distances
+
+
+@dataclass(frozen=True)
+class AttRecConfig:
+    d: int = 100  # latent dimension of U, V, X and W (paper 100, released code 150)
+    seq_len: int = 5  # L: recent items read by self-attention (paper: 5 MovieLens, 3 MovieTweetings, 2 others)
+    n_targets: int = 3  # T: next items per training window (paper: 3 MovieLens, 1 others)
+    omega: float = 0.2  # weight of the long-term term ||U_u - V_i||^2 (Eq. 10); 1 - omega on the short-term
+    margin: float = 0.5  # gamma of the hinge loss (Eq. 11), fixed at 0.5 in the paper
+    self_attention: bool = True  # False: m = mean of the L input embeddings (Table 3 ablation)
+    aggregation: str = "mean"  # how the L attention outputs become m (Eq. 6; Table 4: mean/sum/max/min)
+    shared_qk: bool = True  # one projection for query and key (W_Q = W_K) or two
+    mask: str = "before_softmax"  # diagonal: -inf before softmax (paper), zeroed after (code), or "none"
+    time_embedding: str = "interleaved"  # Eq. 7-8 "interleaved", code "concatenated", or "none"
+    qk_dropout: float = 0.0  # dropout on the ReLU(X W) query/key layer (paper tunes {0, .3, .5, .7})
+    reg_mode: str = "l2_batch"  # "l2_batch" rows used, "l2_tables" whole tables, "norm_clip" (Eq. 12)
+    reg_embeddings: float = 0.001  # lambda on ||U||^2, ||V||^2, ||X||^2 (paper tunes {1e-1..1e-4})
+    reg_weights: float = 0.001  # lambda on ||W_Q||^2 (+ ||W_K||^2), used in every reg_mode
+    pairs: str = "all"  # hinge over "all" T x T (positive, negative) pairs (Eq. 11) or "aligned"
+    hinge_reduction: str = "sum"  # "sum" over batch and pairs (Eq. 11, code) or "mean"
+    init_std: float = 0.01  # std of the (truncated at 2 std) normal initialisation of all parameters
+
+    def validate(self) -> "AttRecConfig":
+        check_range("d", self.d, 1)
+        check_range("seq_len (L)", self.seq_len, 1)
+        check_range("n_targets (T)", self.n_targets, 1)
+        check_range("omega", self.omega, 0.0, 1.0)
+        check_range("margin", self.margin, 0.0)
+        check_range("qk_dropout", self.qk_dropout, 0.0, 1.0)
+        check_range("reg_embeddings", self.reg_embeddings, 0.0)
+        check_range("reg_weights", self.reg_weights, 0.0)
+        check_range("init_std", self.init_std, 0.0, low_open=True)
+        check_choice("aggregation", self.aggregation, {"mean", "sum", "max", "min"})
+        check_choice("mask", self.mask, {"before_softmax", "after_softmax", "none"})
+        check_choice("time_embedding", self.time_embedding, {"interleaved", "concatenated", "none"})
+        check_choice("reg_mode", self.reg_mode, {"l2_batch", "l2_tables", "norm_clip"})
+        check_choice("pairs", self.pairs, {"all", "aligned"})
+        check_choice("hinge_reduction", self.hinge_reduction, {"sum", "mean"})
+        return self
+
+
+# Model settings of the two named presets (training settings live in train.PRESET_TRAINING).
+PRESETS = {
+    "paper": AttRecConfig(),
+    "released_code": AttRecConfig(
+        d=150, mask="after_softmax", time_embedding="concatenated", reg_mode="l2_tables",
+        # The code adds 0.001 * l2_loss(table) and 0.01 * l2_loss(W), and l2_loss = sum of squares / 2.
+        reg_embeddings=0.0005, reg_weights=0.005, pairs="aligned", init_std=0.001,
+    ),
+}
+
+
+def preset(name: str, **overrides) -> AttRecConfig:
+    """A named preset with fields overridden, validated."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown AttRec preset {name!r}; known presets: {sorted(PRESETS)}")
+    return replace(PRESETS[name], **overrides).validate()
+
+
+def time_embedding(seq_len: int, d: int, kind: str) -> torch.Tensor:
+    """(L, d) sinusoidal time signal for positions t = 0..L-1.
+
+    ``interleaved`` is Eq. 7-8: TE(t, 2i) = sin(t / 10000^(2i/d)), TE(t, 2i+1) = cos(same).
+    ``concatenated`` is the Transformer "timing signal" the released code uses: d/2 timescales
+    spaced geometrically from 1 to 10000, a block of sines followed by a block of cosines.
+    """
+    t = torch.arange(seq_len, dtype=torch.float64)[:, None]  # (L, 1)
+    if kind == "none":
+        return torch.zeros(seq_len, d)
+    if kind == "interleaved":
+        te = torch.zeros(seq_len, d, dtype=torch.float64)
+        two_i = torch.arange(0, d, 2, dtype=torch.float64)  # 2i
+        angle = t / torch.pow(10000.0, two_i / d)  # (L, ceil(d/2))
+        te[:, 0::2] = torch.sin(angle)
+        te[:, 1::2] = torch.cos(angle[:, : d // 2])
+        return te.float()
+    if kind == "concatenated":
+        n_scales = d // 2
+        step = math.log(10000.0) / max(n_scales - 1, 1)
+        inv = torch.exp(-step * torch.arange(n_scales, dtype=torch.float64))  # (d/2,)
+        angle = t * inv[None, :]  # (L, d/2)
+        te = torch.cat([torch.sin(angle), torch.cos(angle)], dim=1)
+        if d % 2:
+            te = F.pad(te, (0, 1))
+        return te.float()
+    raise ValueError(f"time_embedding must be interleaved, concatenated or none, got {kind!r}")
+
+
+def _truncated_normal_(tensor: torch.Tensor, std: float) -> torch.Tensor:
+    return nn.init.trunc_normal_(tensor, std=std, a=-2 * std, b=2 * std)
+
+
+class AttRec(SequentialRecommender):
+    """Self-attention over the last L items (short-term) + user-item metric (long-term)."""
+
+    def __init__(self, n_users: int, n_items: int, config: AttRecConfig = AttRecConfig()):
+        super().__init__()
+        self.config = config.validate()
+        self.n_users, self.n_items = n_users, n_items
+        d = config.d
+        self.U = nn.Parameter(_truncated_normal_(torch.empty(n_users, d), config.init_std))
+        self.V = nn.Parameter(_truncated_normal_(torch.empty(n_items, d), config.init_std))
+        # X has one extra row for the padding item, kept at zero (its gradient is masked).
+        X = _truncated_normal_(torch.empty(n_items + 1, d), config.init_std)
+        X[n_items] = 0.0
+        self.X = nn.Parameter(X)
+        self.W_Q = nn.Parameter(_truncated_normal_(torch.empty(d, d), config.init_std))
+        self.W_K = self.W_Q if config.shared_qk else nn.Parameter(
+            _truncated_normal_(torch.empty(d, d), config.init_std))
+        self.register_buffer("te", time_embedding(config.seq_len, d, config.time_embedding))
+        self.X.register_hook(self._zero_pad_grad)
+
+    def _zero_pad_grad(self, grad: torch.Tensor) -> torch.Tensor:
+        if grad.is_sparse:
+            return grad
+        grad = grad.clone()
+        grad[self.n_items] = 0.0
+        return grad
+
+    # -- short-term intent (Eq. 1-6) ---------------------------------------------------------
+    def attention(self, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Attention weights s (B, L, L), embeddings X_t (B, L, d) and the valid mask (B, L)."""
+        cfg = self.config
+        x = self.X[inputs]  # (B, L, d)  Eq. 1
+        valid = inputs != self.n_items  # (B, L)
+        qk_in = x + self.te  # time signal on query and key only (Eq. 7-8)
+        q = F.relu(qk_in @ self.W_Q)  # (B, L, d)  Eq. 2
+        k = q if cfg.shared_qk else F.relu(qk_in @ self.W_K)  # Eq. 3
+        if cfg.qk_dropout > 0:
+            q = F.dropout(q, cfg.qk_dropout, self.training)
+            k = q if cfg.shared_qk else F.dropout(k, cfg.qk_dropout, self.training)
+        logits = q @ k.transpose(1, 2) / math.sqrt(cfg.d)  # (B, L, L)  Eq. 4
+        L = inputs.shape[1]
+        eye = torch.eye(L, dtype=torch.bool, device=inputs.device)
+        blocked = ~valid[:, None, :]  # padded keys never attended
+        if cfg.mask == "before_softmax" and L > 1:
+            blocked = blocked | eye
+        logits = logits.masked_fill(blocked, float("-inf"))
+        s = torch.softmax(logits, dim=-1).nan_to_num(0.0)  # rows with every key blocked -> 0
+        if cfg.mask == "after_softmax" and L > 1:
+            s = s.masked_fill(eye, 0.0)  # the released code: no renormalisation
+        return s, x, valid
+
+    def short_term_intent(self, inputs: torch.Tensor) -> torch.Tensor:
+        """m (B, d): aggregation of the attention outputs a = s X (Eq. 5-6)."""
+        cfg = self.config
+        if cfg.self_attention:
+            s, x, valid = self.attention(inputs)
+            a = s @ x  # (B, L, d)  Eq. 5
+        else:
+            x = self.X[inputs]
+            valid = inputs != self.n_items
+            a = x  # Table 3: m = mean of X_t
+        w = valid.unsqueeze(-1)  # (B, L, 1)
+        if cfg.aggregation in ("mean", "sum"):
+            total = (a * w).sum(1)  # (B, d)
+            if cfg.aggregation == "sum":
+                return total
+            return total / w.sum(1).clamp_min(1)
+        fill = float("-inf") if cfg.aggregation == "max" else float("inf")
+        a = a.masked_fill(~w, fill)
+        out = a.amax(1) if cfg.aggregation == "max" else a.amin(1)
+        return out.masked_fill(~valid.any(1, keepdim=True), 0.0)
+
+    def attention_weights(self, inputs: torch.Tensor) -> torch.Tensor:
+        """(B, L, L) attention weights for the given input windows (Figure 3 heatmaps)."""
+        with torch.no_grad():
+            return self.attention(inputs)[0]
+
+    # -- scoring (Eq. 9-10) ------------------------------------------------------------------
+    def distance(self, users, m, items) -> torch.Tensor:
+        """Eq. 10 for given (B, K) items: omega ||U_u - V_i||^2 + (1 - omega) ||m - X_i||^2."""
+        w = self.config.omega
+        long = ((self.U[users][:, None, :] - self.V[items]) ** 2).sum(-1)  # (B, K)  Eq. 9
+        short = ((m[:, None, :] - self.X[items]) ** 2).sum(-1)  # (B, K)
+        return w * long + (1.0 - w) * short
+
+    def score(self, users: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        w = self.config.omega
+        m = self.short_term_intent(inputs)  # (B, d)
+        dist = (1.0 - w) * squared_distances(m, self.X[: self.n_items])  # (B, N)
+        if w > 0:
+            dist = dist + w * squared_distances(self.U[users], self.V)
+        return -dist
+
+    # -- training objective (Eq. 11-12) ------------------------------------------------------
+    def loss(self, batch: Batch) -> torch.Tensor:
+        cfg = self.config
+        m = self.short_term_intent(batch.inputs)
+        y_pos = self.distance(batch.users, m, batch.targets)  # (B, T)
+        y_neg = self.distance(batch.users, m, batch.negatives)  # (B, T)
+        if cfg.pairs == "all":
+            gap = y_pos[:, :, None] + cfg.margin - y_neg[:, None, :]  # (B, T, T)
+        else:
+            gap = y_pos + cfg.margin - y_neg  # (B, T)
+        hinge = F.relu(gap)
+        loss = hinge.sum() if cfg.hinge_reduction == "sum" else hinge.mean()
+        return loss + self.regularization(batch)
+
+    def regularization(self, batch: Batch) -> torch.Tensor:
+        cfg = self.config
+        weights = (self.W_Q ** 2).sum()
+        if not cfg.shared_qk:
+            weights = weights + (self.W_K ** 2).sum()
+        reg = cfg.reg_weights * weights
+        if cfg.reg_mode == "l2_tables":
+            tables = (self.U ** 2).sum() + (self.V ** 2).sum() + (self.X ** 2).sum()
+            reg = reg + cfg.reg_embeddings * tables
+        elif cfg.reg_mode == "l2_batch":
+            items = torch.cat([batch.targets, batch.negatives], 1)
+            rows = ((self.U[batch.users] ** 2).sum() + (self.V[items] ** 2).sum()
+                    + (self.X[items] ** 2).sum() + (self.X[batch.inputs] ** 2).sum())
+            reg = reg + cfg.reg_embeddings * rows
+        return reg
+
+    @torch.no_grad()
+    def after_step(self) -> None:
+        if self.config.reg_mode == "norm_clip":  # Eq. 12: rows inside the unit ball
+            for table in (self.U, self.V, self.X):
+                norms = table.norm(dim=1, keepdim=True).clamp_min(1.0)
+                table.div_(norms)
+
+
+# Registry hooks (see models/__init__.py).
+MODEL, CONFIG = AttRec, AttRecConfig
+# Training settings per preset (TrainConfig overrides); None applies when no preset is named.
+TRAINING = {
+    None: {"optimizer": "adagrad", "lr": 0.05, "initial_accumulator": 0.1},
+    "paper": {"optimizer": "adagrad", "lr": 0.05, "initial_accumulator": 0.1},
+    "released_code": {"optimizer": "adagrad", "lr": 0.05, "initial_accumulator": 0.05},
+}

@@ -1,0 +1,206 @@
+"""One trainer for every model: windows, negatives, optimiser, per-epoch evaluation.
+
+Each epoch: the training windows (L inputs, T targets; see ``data.sequences.make_windows``) are
+shuffled and T negatives per window are drawn uniformly, with replacement, from the items that
+are not among that window's targets (the released code's rule; ``negatives="user_history"``
+excludes the user's whole training history instead). All randomness comes from one seeded
+numpy generator plus ``torch.manual_seed`` for initialisation, so the same spec and seed give
+identical results on the CPU.
+
+Model selection (``protocol``):
+
+* ``"valid"`` (the paper's stated protocol, our headline): a validation item is held out; the
+  best epoch is the one with the highest validation HR@50, and training stops after
+  ``patience`` evaluations without improvement. Test metrics are recorded at every evaluated
+  epoch too, so the best *test* epoch can be reported, labelled, beside it.
+* ``"released"`` (what the authors' code does): no validation item; the test item is evaluated
+  every epoch and the best test epoch is reported.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .data.sequences import Split, make_windows
+from .evaluate import _Histories, evaluate
+from .models.base import Batch, check_choice, check_range
+
+PROTOCOLS = ("valid", "released")
+SELECT_METRIC = "hr@50"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 40  # maximum number of epochs (the paper: AttRec peaks within 30 on ML-100K)
+    batch_size: int = 1000  # windows per batch (paper, released code)
+    optimizer: str = "adagrad"  # "adagrad" (AttRec), "adam" (Caser, SASRec, ...)
+    lr: float = 0.05  # learning rate (paper: 0.05 with Adagrad, untuned)
+    initial_accumulator: float = 0.1  # Adagrad's initial accumulator (TensorFlow default 0.1; code 0.05)
+    weight_decay: float = 0.0  # optimiser-side L2 (Caser's 1e-6); models also carry their own L2
+    negatives: str = "window_targets"  # negatives avoid the window's targets, or the whole "user_history"
+    drop_last: bool = True  # drop the last partial batch of an epoch (the released code does)
+    eval_every: int = 1  # evaluate every k epochs (and always after the last one)
+    patience: int = 10  # evaluations without improvement of the selection metric before stopping; 0 = never stop
+    eval_batch_size: int = 1024  # users scored at once during evaluation (bounds memory)
+
+    def validate(self) -> "TrainConfig":
+        check_range("epochs", self.epochs, 1)
+        check_range("batch_size", self.batch_size, 1)
+        check_range("lr", self.lr, 0.0, low_open=True)
+        check_range("initial_accumulator", self.initial_accumulator, 0.0)
+        check_range("weight_decay", self.weight_decay, 0.0)
+        check_range("eval_every", self.eval_every, 1)
+        check_range("patience", self.patience, 0)
+        check_range("eval_batch_size", self.eval_batch_size, 1)
+        check_choice("optimizer", self.optimizer, {"adagrad", "adam", "sgd"})
+        check_choice("negatives", self.negatives, {"window_targets", "user_history"})
+        return self
+
+
+@dataclass
+class FitResult:
+    history: list = field(default_factory=list)  # one dict per evaluated epoch
+    best: dict = field(default_factory=dict)  # selection name -> {"epoch", metrics..., "test_ranks"}
+    seconds_per_epoch: list = field(default_factory=list)
+    seconds_per_eval: list = field(default_factory=list)
+    stopped_early: bool = False
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def sample_negatives(rng: np.random.Generator, targets: np.ndarray, n_items: int,
+                     users: np.ndarray | None = None, history_keys: np.ndarray | None = None) -> np.ndarray:
+    """(W, T) uniform negatives, resampled until none hits a forbidden item.
+
+    Forbidden: the window's own targets, or (when ``history_keys`` is given: sorted
+    ``user * n_items + item`` keys) anything in the user's history.
+    """
+    neg = rng.integers(0, n_items, size=targets.shape)
+    for _ in range(1000):
+        if history_keys is None:
+            bad = (neg[:, :, None] == targets[:, None, :]).any(-1)
+        else:
+            keys = users[:, None] * n_items + neg
+            pos = np.searchsorted(history_keys, keys).clip(max=len(history_keys) - 1)
+            bad = history_keys[pos] == keys
+        if not bad.any():
+            return neg
+        neg[bad] = rng.integers(0, n_items, size=int(bad.sum()))
+    raise RuntimeError("could not draw negatives: a user's forbidden items cover almost every item")
+
+
+def make_optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "adagrad":
+        return torch.optim.Adagrad(params, lr=cfg.lr, initial_accumulator_value=cfg.initial_accumulator,
+                                   weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _eval_stage(model, split, stage, cfg, device, hist):
+    ev = evaluate(model, split, stage, batch_size=cfg.eval_batch_size, device=device, _histories=hist)
+    return ev, ev.metrics()
+
+
+def fit(model, split: Split, cfg: TrainConfig, seed: int, protocol: str = "valid",
+        device=None, progress: bool = True, description: str = "") -> FitResult:
+    """Train ``model`` on ``split`` and evaluate it every ``cfg.eval_every`` epochs."""
+    cfg = cfg.validate()
+    check_choice("protocol", protocol, PROTOCOLS)
+    if protocol == "valid" and len(split.eval_users("valid")) == 0:
+        raise ValueError("protocol 'valid' needs a split with validation items (hold_out_valid=True)")
+    device = torch.device(device) if device is not None else default_device()
+    rng = np.random.default_rng(seed)
+    model.prepare(split)
+    model.to(device)
+    mcfg = model.config
+    trainable = any(p.requires_grad for p in model.parameters())
+    windows = make_windows(split.train, mcfg.seq_len, mcfg.n_targets, split.pad)
+    if len(windows) == 0:
+        raise ValueError(f"{split.name}: no training windows for L={mcfg.seq_len}, T={mcfg.n_targets}")
+    history_keys = None
+    if cfg.negatives == "user_history":
+        history_keys = np.unique(np.concatenate(
+            [u * split.n_items + np.asarray(t, np.int64) for u, t in enumerate(split.train)]))
+    users_t = torch.as_tensor(windows.users, device=device)
+    inputs_t = torch.as_tensor(windows.inputs, device=device)
+    targets_t = torch.as_tensor(windows.targets, device=device)
+    optimizer = make_optimizer(model, cfg) if trainable else None
+    hists = {stage: _Histories(split.history(stage)) for stage in ("valid", "test")}
+    select_stage = "valid" if protocol == "valid" else "test"
+    result = FitResult()
+    best_value, since_best = -math.inf, 0
+    n = len(windows)
+    n_batches = n // cfg.batch_size if cfg.drop_last and n >= cfg.batch_size else math.ceil(n / cfg.batch_size)
+    bar = _progress_bar(cfg.epochs, progress, description)
+    for epoch in range(1, cfg.epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        order = torch.as_tensor(rng.permutation(n), device=device)
+        negatives = torch.as_tensor(sample_negatives(rng, windows.targets, split.n_items, windows.users,
+                                                     history_keys), device=device)
+        total = 0.0
+        for b in range(n_batches if trainable else 0):
+            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+            batch = Batch(users_t[idx], inputs_t[idx], targets_t[idx], negatives[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss = model.loss(batch)
+            loss.backward()
+            optimizer.step()
+            model.after_step()
+            total += float(loss.detach())
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        result.seconds_per_epoch.append(time.perf_counter() - t0)
+        mean_loss = total / max(n_batches, 1)
+        if not math.isfinite(mean_loss):
+            raise FloatingPointError(f"{description or 'run'}: loss became {mean_loss} at epoch {epoch}")
+        if trainable and epoch % cfg.eval_every and epoch != cfg.epochs:
+            bar.update(1)
+            continue
+        t1 = time.perf_counter()
+        record = {"epoch": epoch, "loss": mean_loss}
+        evals = {}
+        for stage in (("valid", "test") if protocol == "valid" else ("test",)):
+            evals[stage], metrics = _eval_stage(model, split, stage, cfg, device, hists[stage])
+            record.update({f"{stage}_{k}": v for k, v in metrics.items()})
+        result.seconds_per_eval.append(time.perf_counter() - t1)
+        result.history.append(record)
+        _update_best(result.best, "valid_selected" if protocol == "valid" else None, record, evals, "valid")
+        _update_best(result.best, "test_selected", record, evals, "test")
+        value = record[f"{select_stage}_{SELECT_METRIC}"]
+        if value > best_value:
+            best_value, since_best = value, 0
+        else:
+            since_best += 1
+        bar.set_postfix(loss=f"{mean_loss:.3g}", **{f"{select_stage}_hr50": f"{value:.4f}"})
+        bar.update(1)
+        if not trainable or (cfg.patience and since_best >= cfg.patience):
+            result.stopped_early = True
+            break
+    bar.close()
+    return result
+
+
+def _update_best(best: dict, name, record: dict, evals: dict, stage: str) -> None:
+    """Keep the epoch with the highest ``stage`` HR@50 (MRR breaks ties) under ``best[name]``."""
+    if name is None:
+        return
+    key = (record[f"{stage}_{SELECT_METRIC}"], record[f"{stage}_mrr"])
+    current = best.get(name)
+    if current is None or key > current["_key"]:
+        best[name] = {"_key": key, **record, "test_ranks": evals["test"].ranks.tolist(),
+                      "test_users": evals["test"].users.tolist()}
+
+
+def _progress_bar(total: int, enabled: bool, description: str):
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc=description or "train", unit="epoch", disable=not enabled, leave=False)
