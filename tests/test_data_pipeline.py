@@ -124,6 +124,7 @@ def test_unknown_name_lists_known_names():
 def test_synthetic_planted_needs_no_data():
     d = load_dataset("synthetic-planted")
     assert d.name == "synthetic-planted" and d.n_users == 200
+    assert is_available("synthetic-planted")
 
 
 def test_missing_file_says_where_to_get_it(sandbox):
