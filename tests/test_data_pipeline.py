@@ -247,3 +247,16 @@ def test_ml100k_counts_ties_and_windows():
     differs = sum(a[-1] != b[-1] for a, b in zip(data.sequences, released.sequences))
     assert differs == 415  # every tied user: first vs last row among its ties
     assert sorted(np.concatenate(data.sequences)) == sorted(np.concatenate(released.sequences))
+
+
+def test_amazon_like_end_to_end_with_string_ids(sandbox, tmp_path):
+    """String ids survive filtering, ordering, reindexing and the npz cache."""
+    rows = [f"U{u},{'0' * 3}{i},5.0,{1000 + t}" for u, n in (("a", 10), ("b", 3)) for t, i in enumerate(range(n))]
+    text = "\n".join(rows) + "\n"
+    sandbox(text=text, parser="amazon_csv", min_user_actions=10)
+    proc = preprocess.load_processed("toy")
+    assert (proc.dataset.n_users, proc.dataset.n_items, proc.dataset.n_interactions) == (1, 10, 10)
+    assert list(proc.user_ids) == ["Ua"] and proc.item_ids[0] == "0000"
+    assert proc.dataset.sequences[0].tolist() == list(range(10))
+    again = preprocess.load_processed("toy")  # from the cache
+    assert list(again.item_ids) == list(proc.item_ids)
