@@ -12,6 +12,16 @@ import importlib
 # and optionally TRAINING (preset name -> dict of TrainConfig overrides).
 _MODULES = {
     "attrec": "attrec",
+    "bprmf": "bprmf",
+    "fmc": "fmc",
+    "fpmc": "fpmc",
+    "hrm": "hrm",
+    "prme": "prme",
+    "transrec": "transrec",
+    "caser": "caser",
+    "lstm_plus": "lstm_plus",
+    "pop": "pop",
+    "sasrec": "sasrec",
 }
 
 

@@ -1,0 +1,100 @@
+"""Caser: convolutional sequence embedding.
+
+Reference: Jiaxi Tang, Ke Wang. "Personalized Top-N Sequential Recommendation via Convolutional
+Sequence Embedding". WSDM 2018.
+
+Model (as the paper and its official PyTorch code): the L input item embeddings form an
+L x d "image" E. Horizontal filters of every height h = 1..L (n_h of each, ReLU, max-pooled
+over time) and n_v vertical filters of shape L x 1 are concatenated, passed through dropout
+and a fully connected layer with ReLU: z (d). Score::
+
+    y(u, i) = <[z ; P_u], W2_i> + b2_i          (W2: n_items x 2d, b2: n_items)
+
+Loss: binary cross-entropy with sampled negatives (Caser's own setting):
+``mean(-log sigmoid(y_pos)) + mean(-log(1 - sigmoid(y_neg)))`` over the T targets and the T
+negatives; regularisation is the optimiser's weight decay (1e-6, Adam lr 1e-3, official code).
+
+Deviations from Tang & Wang 2018 / their code:
+
+* d = 100 (the AttRec paper's fairness rule; Caser's code defaults to 50).
+* One uniform negative per target (T = 3 per window) from the shared trainer; Caser's code
+  draws 3 negatives per window (the same count for T = 3), also uniformly, excluding the
+  user's training items rather than only the window's targets.
+* Batch size 1000 (the shared trainer; Caser's code uses 512).
+* Initialisation as the official code: embeddings N(0, 1/d), W2 N(0, 1/(2d)), b2 = 0; conv
+  and dense layers keep PyTorch's defaults.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._shared import bce_loss, padded_table
+from .base import Batch, SequentialRecommender, check_range
+
+
+@dataclass(frozen=True)
+class CaserConfig:
+    d: int = 100  # latent dimension (AttRec paper: 100; Caser's code: 50)
+    seq_len: int = 5  # L: input items (Caser's code: 5; AttRec's MovieLens setting)
+    n_targets: int = 3  # T: targets per window (Caser's code: 3)
+    n_h: int = 16  # horizontal filters per height (Caser's code: 16)
+    n_v: int = 4  # vertical filters (Caser's code: 4)
+    dropout: float = 0.5  # dropout before the dense layer (Caser's code: 0.5)
+
+    def validate(self):
+        check_range("d", self.d, 1)
+        check_range("seq_len (L)", self.seq_len, 1)
+        check_range("n_targets (T)", self.n_targets, 1)
+        check_range("n_h", self.n_h, 1)
+        check_range("n_v", self.n_v, 1)
+        check_range("dropout", self.dropout, 0.0, 1.0)
+        if self.dropout == 1.0:
+            raise ValueError("dropout must be < 1, got 1.0")
+        return self
+
+
+PRESETS = {"paper": CaserConfig()}
+
+
+class Caser(SequentialRecommender):
+    def __init__(self, n_users: int, n_items: int, config: CaserConfig = CaserConfig()):
+        super().__init__()
+        self.config = config.validate()
+        self.n_users, self.n_items = n_users, n_items
+        d, L = config.d, config.seq_len
+        self.E = padded_table(n_items, d, 1.0 / d)  # input items (+ PAD row)
+        self.P = nn.Parameter(torch.randn(n_users, d) / d)  # users
+        self.conv_v = nn.Conv2d(1, config.n_v, (L, 1))
+        self.conv_h = nn.ModuleList(nn.Conv2d(1, config.n_h, (h, d)) for h in range(1, L + 1))
+        self.fc1 = nn.Linear(config.n_v * d + config.n_h * L, d)
+        self.W2 = nn.Parameter(torch.randn(n_items, 2 * d) / (2 * d))
+        self.b2 = nn.Parameter(torch.zeros(n_items))
+
+    def hidden(self, users, inputs) -> torch.Tensor:
+        """(B, 2d) [z ; P_u]."""
+        img = self.E(inputs).unsqueeze(1)  # (B, 1, L, d)
+        out_v = self.conv_v(img).flatten(1)  # (B, n_v * d)
+        out_h = [F.relu(conv(img).squeeze(3)).amax(2) for conv in self.conv_h]  # L x (B, n_h)
+        o = torch.cat([out_v, *out_h], dim=1)  # (B, n_v d + n_h L)
+        z = F.relu(self.fc1(F.dropout(o, self.config.dropout, self.training)))  # (B, d)
+        return torch.cat([z, self.P[users]], dim=1)
+
+    def score(self, users, inputs):
+        return self.hidden(users, inputs) @ self.W2.T + self.b2  # (B, N)
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        x = self.hidden(batch.users, batch.inputs)[:, None, :]  # (B, 1, 2d)
+        pos = (x * self.W2[batch.targets]).sum(-1) + self.b2[batch.targets]  # (B, T)
+        neg = (x * self.W2[batch.negatives]).sum(-1) + self.b2[batch.negatives]
+        return bce_loss(pos, neg)
+
+
+MODEL, CONFIG = Caser, CaserConfig
+TRAINING = {  # Caser's official code: Adam, lr 1e-3, weight decay 1e-6
+    None: {"optimizer": "adam", "lr": 1e-3, "weight_decay": 1e-6},
+    "paper": {"optimizer": "adam", "lr": 1e-3, "weight_decay": 1e-6},
+}

@@ -1,0 +1,81 @@
+"""LSTM+: AttRec with its self-attention module replaced by an LSTM.
+
+Reference: the "LSTM+" baseline of Zhang et al. 2018 (the AttRec paper, Table 2), described
+only as AttRec's framework with an LSTM in place of self-attention; the LSTM is Hochreiter &
+Schmidhuber 1997.
+
+Short-term intent: an LSTM (input and hidden size d, one layer) reads the same L embeddings
+X_t (Eq. 1) and ``m`` is its **last hidden state** (``lstm_output="last"``; ``"mean"``
+averages the hidden states of the non-padded positions). Everything else is AttRec's
+(attrec.py): the score of Eq. 10, ``-(omega ||U_u - V_i||^2 + (1 - omega) ||m - X_i||^2)``,
+the hinge loss of Eq. 11 with margin 0.5, L2 on the embeddings, Adagrad lr 0.05.
+``reg_weights`` applies to the LSTM weight matrices (in place of W_Q).
+
+Deviations / choices of ours (the paper gives no details):
+
+* No time embedding (the LSTM is order-aware); AttRec's attention fields (mask, shared_qk,
+  qk_dropout, time_embedding, aggregation, self_attention) are ignored.
+* Left-padded positions (only for users shorter than L + T) are fed to the LSTM as zero vectors.
+* LSTM weights keep PyTorch's default initialisation (uniform +-1/sqrt(d)).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from . import attrec
+from .base import Batch, check_choice
+
+
+@dataclass(frozen=True)
+class LSTMPlusConfig(attrec.AttRecConfig):
+    lstm_output: str = "last"  # m = the "last" hidden state, or the "mean" of the hidden states
+
+    def validate(self):
+        super().validate()
+        check_choice("lstm_output", self.lstm_output, {"last", "mean"})
+        return self
+
+
+PRESETS = {"paper": LSTMPlusConfig()}
+
+
+class LSTMPlus(attrec.AttRec):
+    def __init__(self, n_users: int, n_items: int, config: LSTMPlusConfig = LSTMPlusConfig()):
+        super().__init__(n_users, n_items, config)
+        del self.W_Q  # no self-attention
+        if hasattr(self, "W_K"):
+            del self.W_K
+        self.lstm = nn.LSTM(config.d, config.d, num_layers=1, batch_first=True)
+
+    def short_term_intent(self, inputs: torch.Tensor) -> torch.Tensor:
+        """m (B, d) from the LSTM over the L input embeddings."""
+        out, _ = self.lstm(self.X[inputs])  # (B, L, d)
+        if self.config.lstm_output == "last":
+            return out[:, -1]
+        valid = (inputs != self.n_items).unsqueeze(-1)  # (B, L, 1)
+        return (out * valid).sum(1) / valid.sum(1).clamp_min(1)
+
+    def attention(self, inputs):
+        raise NotImplementedError("LSTM+ has no attention weights")
+
+    def regularization(self, batch: Batch) -> torch.Tensor:
+        cfg = self.config
+        weights = sum((w ** 2).sum() for name, w in self.lstm.named_parameters() if name.startswith("weight"))
+        reg = cfg.reg_weights * weights
+        if cfg.reg_mode == "l2_tables":
+            reg = reg + cfg.reg_embeddings * ((self.U ** 2).sum() + (self.V ** 2).sum() + (self.X ** 2).sum())
+        elif cfg.reg_mode == "l2_batch":  # the same rows as AttRec's l2_batch
+            items = torch.cat([batch.targets, batch.negatives], 1)
+            reg = reg + cfg.reg_embeddings * ((self.U[batch.users] ** 2).sum() + (self.V[items] ** 2).sum()
+                                              + (self.X[items] ** 2).sum() + (self.X[batch.inputs] ** 2).sum())
+        return reg
+
+
+MODEL, CONFIG = LSTMPlus, LSTMPlusConfig
+TRAINING = {  # AttRec's training (attrec.py)
+    None: dict(attrec.TRAINING["paper"]),
+    "paper": dict(attrec.TRAINING["paper"]),
+}
