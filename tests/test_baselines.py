@@ -284,7 +284,7 @@ def planted_hr10():
     out = {}
     for name in models.model_names():
         spec = experiments.make_spec("planted", name, "paper", seed=0,
-                                     train={"epochs": 8, "batch_size": 100, "patience": 0}, **_small(name))
+                                     train={"epochs": 12, "batch_size": 100, "patience": 0}, **_small(name))
         result = experiments.execute(spec, device="cpu", progress=False, split=split)
         out[name] = result["selections"]["valid_selected"]["test_hr@10"]
     return out
