@@ -241,3 +241,31 @@ def run_grid(specs, device=None, progress: bool = True) -> pd.DataFrame:
         result = cached if cached is not None else run(spec, device=device, progress=progress)
         rows.append(result_row(result))
     return pd.DataFrame(rows)
+
+
+def trained_model(spec: RunSpec, device="cpu", progress: bool = False):
+    """The model of ``spec`` at its headline epoch, for inspection (Figure 3's attention maps).
+
+    The run cache keeps metrics, not weights. Training is deterministic for a spec and seed, so
+    retraining for exactly the headline epoch's number of epochs rebuilds that epoch's weights;
+    they are cached under ``results/models/<key>-e<epoch>.pt``.
+    """
+    result = run(spec, progress=progress)
+    epoch = result["selections"][headline_selection(result)]["epoch"]
+    path = paths.results_dir() / "models" / f"{spec.key}-e{epoch}.pt"
+    split = load_split(spec.dataset, spec.tie_rule, spec.protocol == "valid")
+    mcfg = models.make_config(spec.model, None, **spec.model_config)
+    model = models.build(spec.model, split.n_users, split.n_items, mcfg)
+    if path.exists():
+        model.load_state_dict(torch.load(path, map_location="cpu"))
+        return model.eval()
+    torch.manual_seed(spec.seed)
+    tcfg = TrainConfig(**{**spec.train_config, "epochs": epoch, "patience": 0,
+                          "eval_every": max(epoch, 1)})
+    fit(model, split, tcfg, spec.seed, spec.protocol, device=device, progress=progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
+    os.replace(tmp, path)
+    return model.cpu().eval()

@@ -5,8 +5,8 @@ No other module builds paths with ``..``; they import from here. Environment var
 ``ATTREC_DATA_MIRROR``
     A local folder laid out like the study's offline data copy (one sub-folder per data set,
     e.g. ``ml-100k/u.data``). When set, raw files are taken from it instead of the network.
-``ATTREC_RESULTS_DIR``
-    Overrides the run cache folder (tests point it at a temporary folder).
+``ATTREC_RESULTS_DIR``, ``ATTREC_FIGURES_DIR``
+    Override the run cache and the figures folder (tests point them at temporary folders).
 """
 from __future__ import annotations
 
@@ -26,6 +26,12 @@ def results_dir() -> Path:
     """The run cache folder (``results/`` unless ``ATTREC_RESULTS_DIR`` says otherwise)."""
     override = os.environ.get("ATTREC_RESULTS_DIR")
     return Path(override) if override else REPO_ROOT / "results"
+
+
+def figures_dir() -> Path:
+    """Where figures and table CSVs are written (``figures/`` unless ``ATTREC_FIGURES_DIR``)."""
+    override = os.environ.get("ATTREC_FIGURES_DIR")
+    return Path(override) if override else FIGURES_DIR
 
 
 def data_mirror() -> Path | None:

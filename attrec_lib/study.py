@@ -1,0 +1,215 @@
+"""The study's experiment plan: profiles, per-data-set settings, and the specs of each artifact.
+
+Notebooks call these builders so that no two notebooks spell out the same grid, and a run
+shared by two artifacts (AttRec with default settings appears in Tables 2, 3 and 4) has one
+spec and is computed once.
+
+Profiles
+--------
+``full``   every data set present (paper sets, else the labelled stand-ins), 3 seeds for the
+           tables, the paper's sweep points.
+``quick``  ML-100K only, one seed, fewer epochs and sweep points (about 10 minutes on 2 cores).
+``tiny``   the synthetic planted data set with tiny models: checks that every notebook runs.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from . import models, paper_numbers
+from .experiments import make_spec
+
+# Baselines of the paper's Table 2, then ours beyond the paper (Pop, SASRec), then AttRec.
+PAPER_BASELINES = ("bprmf", "fmc", "fpmc", "hrm", "prme", "transrec", "caser", "lstm_plus")
+EXTRA_BASELINES = ("pop", "sasrec")
+ALL_MODELS = PAPER_BASELINES + EXTRA_BASELINES + ("attrec",)
+MODEL_LABELS = {"bprmf": "BPRMF", "fmc": "FMC (MC)", "fpmc": "FPMC", "hrm": "HRM", "prme": "PRME",
+                "transrec": "TransRec", "caser": "Caser", "lstm_plus": "LSTM+", "pop": "Pop",
+                "sasrec": "SASRec", "attrec": "AttRec"}
+
+# The data sets this machine can run when the paper's own are missing (labelled stand-ins).
+STAND_IN_DATASETS = ("ml-100k", "ml-1m-first2999", "lastfm")
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    datasets: tuple  # Table 2 data sets
+    ablation_datasets: tuple  # Tables 3-5, Figures 3-5
+    seeds: tuple  # seeds of the tables (Tables 2-4)
+    sweep_seeds: tuple  # seeds of the sweeps (Figures 4-5)
+    epochs: int  # epoch cap of every run
+    patience: int  # evaluations without validation improvement before stopping
+    omegas: tuple  # Figure 4a
+    seq_lens: tuple  # Figure 4b
+    dims: tuple  # Figure 5
+    dim_models: tuple  # models of Figure 5
+    overrides: dict = field(default_factory=dict)  # model config overrides for every run (tiny: d)
+
+
+def _present(names) -> tuple:
+    from .data import is_available
+    return tuple(n for n in names if is_available(n))
+
+
+def _ablation_sets() -> tuple:
+    """The paper's four ablation sets where present; otherwise the stand-ins available here."""
+    from .data import is_available
+    chosen = []
+    for paper_set, stand_in in (("ml-100k", None), ("ml-1m", "ml-1m-first2999"),
+                                ("amazon-patio-lawn-garden", "lastfm"), ("amazon-digital-music", "lastfm")):
+        pick = paper_set if is_available(paper_set) else stand_in
+        if pick and pick not in chosen and is_available(pick):
+            chosen.append(pick)
+    return tuple(chosen)
+
+
+def profile(name: str = "full", datasets=None, seeds=None, epochs=None) -> Profile:
+    """A named profile, optionally narrowed (the notebooks' papermill parameters)."""
+    from .data.registry import PAPER_DATASETS
+    if name == "full":
+        base = Profile("full", _present(PAPER_DATASETS + ("ml-1m-first2999",)), _ablation_sets(),
+                       (0, 1, 2), (0,), 40, 5, (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), (1, 2, 3, 5, 7, 9),
+                       (10, 25, 50, 100, 150), ALL_MODELS)
+    elif name == "quick":
+        base = Profile("quick", _present(("ml-100k",)), _present(("ml-100k",)), (0,), (0,), 12, 3,
+                       (0.0, 0.2, 0.6, 1.0), (1, 3, 5, 8), (25, 100), ("bprmf", "fpmc", "caser", "attrec"))
+    elif name == "tiny":
+        base = Profile("tiny", ("synthetic-planted",), ("synthetic-planted",), (0,), (0,), 2, 0,
+                       (0.2, 1.0), (2, 3), (8, 12), ("pop", "attrec"), {"d": 8})
+    else:
+        raise ValueError(f"unknown profile {name!r}; known profiles: full, quick, tiny")
+    changes = {}
+    if datasets is not None:
+        changes["datasets"] = changes["ablation_datasets"] = tuple(datasets)
+    if seeds is not None:
+        changes["seeds"] = changes["sweep_seeds"] = tuple(seeds)
+    if epochs is not None:
+        changes["epochs"] = int(epochs)
+    return dataclasses.replace(base, **changes)
+
+
+def dataset_settings(dataset: str) -> dict:
+    """The paper's per-data-set settings (Implementation Details): L, T and the regulariser.
+
+    MovieLens: L=5, T=3, L2. MovieTweetings: L=3, T=1. Others: L=2, T=1. The sparse sets
+    (Amazon, LastFM, MovieTweetings) use norm clipping for X, V, U instead of L2 (Eq. 12).
+    Stand-ins take the settings of the set they stand in for.
+    """
+    base = dataset
+    if dataset not in ("synthetic-planted",):
+        from .data import get_spec
+        base = get_spec(dataset).stand_in_for or dataset
+    if base.startswith("ml-"):
+        return {"seq_len": 5, "n_targets": 3, "reg_mode": "l2_batch"}
+    if base == "movietweetings":
+        return {"seq_len": 3, "n_targets": 1, "reg_mode": "norm_clip"}
+    if base == "synthetic-planted":
+        return {"seq_len": 3, "n_targets": 2, "reg_mode": "l2_batch"}
+    return {"seq_len": 2, "n_targets": 1, "reg_mode": "norm_clip"}
+
+
+def spec_for(prof: Profile, dataset: str, model: str, seed: int = 0, **overrides):
+    """The spec of one run: the model's ``paper`` preset + the data set's settings + overrides."""
+    fields = {f.name for f in dataclasses.fields(models.config_class(model))}
+    settings = {k: v for k, v in {**dataset_settings(dataset), **prof.overrides, **overrides}.items()
+                if k in fields}
+    return make_spec(dataset, model, "paper", seed=seed,
+                     train={"epochs": prof.epochs, "patience": prof.patience}, **settings)
+
+
+def table2_specs(prof: Profile, model_names=ALL_MODELS) -> list:
+    return [spec_for(prof, ds, m, s) for ds in prof.datasets for m in model_names for s in prof.seeds]
+
+
+def released_specs(prof: Profile) -> list:
+    """AttRec as the authors' code runs it (released preset and protocol) on ML-100K."""
+    if "ml-100k" not in prof.datasets:
+        return []
+    return [make_spec("ml-100k", "attrec", "released_code", seed=s, train={"epochs": 40, "patience": 0},
+                      **prof.overrides) for s in prof.seeds]
+
+
+def table3_specs(prof: Profile) -> list:
+    return [spec_for(prof, ds, "attrec", s, self_attention=flag)
+            for ds in prof.ablation_datasets for flag in (True, False) for s in prof.seeds]
+
+
+AGGREGATIONS = ("mean", "sum", "max", "min")
+
+
+def table4_specs(prof: Profile) -> list:
+    return [spec_for(prof, ds, "attrec", s, aggregation=agg)
+            for ds in prof.ablation_datasets for agg in AGGREGATIONS for s in prof.seeds]
+
+
+def omega_specs(prof: Profile) -> list:
+    return [spec_for(prof, ds, "attrec", s, omega=w)
+            for ds in prof.ablation_datasets for w in prof.omegas for s in prof.sweep_seeds]
+
+
+def seq_len_specs(prof: Profile) -> list:
+    return [spec_for(prof, ds, "attrec", s, seq_len=L)
+            for ds in prof.ablation_datasets for L in prof.seq_lens for s in prof.sweep_seeds]
+
+
+def dim_specs(prof: Profile) -> list:
+    return [spec_for(prof, ds, m, s, d=d) for ds in prof.ablation_datasets for m in prof.dim_models
+            for d in prof.dims for s in prof.sweep_seeds if m != "pop" or d == prof.dims[0]]
+
+
+def runtime_specs(prof: Profile) -> list:
+    """AttRec and Caser on the ablation sets (their seconds per epoch make Table 5)."""
+    return [spec_for(prof, ds, m, prof.seeds[0]) for ds in prof.ablation_datasets
+            for m in ("attrec", "caser") if m in models.model_names()]
+
+
+def paper_dataset(dataset: str) -> str:
+    """The paper data set whose reported numbers a (possibly stand-in) data set is compared with."""
+    if dataset == "synthetic-planted":
+        return dataset
+    from .data import get_spec
+    return get_spec(dataset).stand_in_for or dataset
+
+
+def available_models(names=ALL_MODELS) -> tuple:
+    known = set(models.model_names())
+    return tuple(m for m in names if m in known)
+
+
+__all__ = ["Profile", "profile", "dataset_settings", "spec_for", "table2_specs", "released_specs",
+           "table3_specs", "table4_specs", "omega_specs", "seq_len_specs", "dim_specs", "runtime_specs",
+           "paper_dataset", "available_models", "ALL_MODELS", "PAPER_BASELINES", "MODEL_LABELS",
+           "paper_numbers"]
+
+
+# Figure 3 of the paper shows ML-100K users 888 and 538 (raw MovieLens ids).
+FIGURE3_USERS = ("888", "538")
+
+
+def figure3_maps(prof: Profile, users=FIGURE3_USERS) -> dict:
+    """L x L attention weights of AttRec (headline epoch of seed 0) for the given raw user ids,
+    computed on each user's test input (the last L items before the test item).
+
+    On a data set without those users (the tiny profile's synthetic set), the first two users.
+    """
+    import torch
+
+    from .data import load_processed
+    from .experiments import load_split, trained_model
+    dataset = prof.ablation_datasets[0]
+    spec = spec_for(prof, dataset, "attrec", prof.seeds[0])
+    model = trained_model(spec)
+    split = load_split(spec.dataset, spec.tie_rule, True)
+    if dataset == "synthetic-planted":
+        index = {str(u): u for u in range(split.n_users)}
+        users = ("0", "1")
+    else:
+        index = {raw: i for i, raw in enumerate(load_processed(dataset).user_ids)}
+    inputs = split.eval_inputs("test", spec.model_config["seq_len"])
+    maps = {}
+    for raw in users:
+        u = index[raw]
+        weights = model.attention_weights(torch.as_tensor(inputs[[u]]))[0].numpy()
+        maps[f"{dataset} user {raw}"] = weights
+    return maps

@@ -1,0 +1,180 @@
+"""Tables of the study: aggregate run rows over seeds, put the paper's numbers beside ours,
+and test AttRec against the best baseline per user.
+
+Every function takes the DataFrame that ``experiments.run_grid`` returns (plus, for paired
+tests, the cached results themselves) and returns a DataFrame; nothing here trains.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from . import experiments, paper_numbers
+from .evaluate import per_user_metrics
+
+METRICS = ("hr@50", "mrr", "hr@10", "ndcg@10")
+
+
+def _fmt(mean: float, sd: float, n: int) -> str:
+    if n <= 1 or np.isnan(sd):
+        return f"{mean:.4f}"
+    return f"{mean:.4f} ± {sd:.4f}"
+
+
+def aggregate(df: pd.DataFrame, by, metrics=("hr@50", "mrr")) -> pd.DataFrame:
+    """Mean, sd and count over seeds of each metric, grouped by ``by``."""
+    by = [by] if isinstance(by, str) else list(by)
+    cols = [m for m in metrics if m in df.columns] + [c for c in ("test_sel_hr@50", "test_sel_mrr",
+                                                                  "seconds_per_epoch", "epoch") if c in df]
+    g = df.groupby(by, sort=False)[cols]
+    out = g.mean().add_suffix("_mean").join(g.std(ddof=1).add_suffix("_sd")).join(
+        g.size().rename("seeds"))
+    return out.reset_index()
+
+
+def comparison_table(df: pd.DataFrame, labels: dict | None = None) -> pd.DataFrame:
+    """Table 2: per (data set, model) our HR@50 and MRR (mean ± sd over seeds, validation-selected),
+    the paper's numbers for the same data set (or the set a stand-in stands in for), and the
+    difference; AttRec's test-selected numbers are shown beside, labelled."""
+    from .study import paper_dataset
+    agg = aggregate(df, ["dataset", "model"])
+    rows = []
+    for r in agg.to_dict("records"):
+        pset = paper_dataset(r["dataset"])
+        p_hr = paper_numbers.table2_value(pset, r["model"], "hr@50")
+        p_mrr = paper_numbers.table2_value(pset, r["model"], "mrr")
+        rows.append({
+            "dataset": r["dataset"],
+            "model": (labels or {}).get(r["model"], r["model"]),
+            "seeds": r["seeds"],
+            "HR@50 (ours)": _fmt(r["hr@50_mean"], r["hr@50_sd"], r["seeds"]),
+            "HR@50 (paper)": "-" if p_hr is None else f"{p_hr:.4f}",
+            "ΔHR@50": "-" if p_hr is None else f"{r['hr@50_mean'] - p_hr:+.4f}",
+            "MRR (ours)": _fmt(r["mrr_mean"], r["mrr_sd"], r["seeds"]),
+            "MRR (paper)": "-" if p_mrr is None else f"{p_mrr:.4f}",
+            "HR@50 test-selected": f"{r['test_sel_hr@50_mean']:.4f}",
+            "s/epoch": f"{r['seconds_per_epoch_mean']:.2f}",
+            "paper set": pset if pset != r["dataset"] else "",
+        })
+    return pd.DataFrame(rows)
+
+
+def not_run_rows(datasets, models) -> pd.DataFrame:
+    """Rows for the paper's data sets that could not be run here, with the paper's numbers."""
+    rows = []
+    for ds in datasets:
+        for m in models:
+            p_hr = paper_numbers.table2_value(ds, m, "hr@50")
+            if p_hr is None:
+                continue
+            rows.append({"dataset": ds, "model": m, "status": "not run: data not available",
+                         "HR@50 (paper)": f"{p_hr:.4f}",
+                         "MRR (paper)": f"{paper_numbers.table2_value(ds, m, 'mrr'):.4f}"})
+    return pd.DataFrame(rows)
+
+
+def per_user(specs, selection: str | None = None) -> pd.DataFrame:
+    """Per-user test metrics of cached runs (long form: key, user, hr@50, mrr, ...)."""
+    frames = []
+    for spec in specs:
+        result = experiments.run(spec, progress=False)
+        sel = selection or experiments.headline_selection(result)
+        pu = result["per_user"][sel]
+        metrics = per_user_metrics(np.asarray(pu["test_ranks"]))
+        frame = pd.DataFrame({"user": pu["test_users"], **metrics})
+        frame["dataset"], frame["model"], frame["seed"] = spec.dataset, spec.model, spec.seed
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def paired_test(users: pd.DataFrame, model_a: str, model_b: str, n_boot: int = 2000, seed: int = 0) -> dict:
+    """AttRec-vs-baseline test over users (per-user metrics averaged over seeds first).
+
+    Reports the mean per-user difference of HR@50 and MRR, a paired bootstrap 95% interval of
+    the HR@50 difference, and Wilcoxon signed-rank p-values (two-sided) for both metrics.
+    """
+    per = users.groupby(["model", "user"])[["hr@50", "mrr"]].mean()
+    a, b = per.loc[model_a], per.loc[model_b]
+    common = a.index.intersection(b.index)
+    diff = a.loc[common] - b.loc[common]
+    rng = np.random.default_rng(seed)
+    boots = rng.choice(diff["hr@50"].to_numpy(), size=(n_boot, len(diff)), replace=True).mean(1)
+    lo, hi = np.percentile(boots, [2.5, 97.5])
+
+    def wilcoxon(x):
+        x = x.to_numpy()
+        return float(stats.wilcoxon(x).pvalue) if np.any(x != 0) else 1.0
+
+    return {"users": len(diff), "ΔHR@50": float(diff["hr@50"].mean()), "ΔHR@50 95% CI": (float(lo), float(hi)),
+            "p (HR@50)": wilcoxon(diff["hr@50"]), "ΔMRR": float(diff["mrr"].mean()), "p (MRR)": wilcoxon(diff["mrr"])}
+
+
+def attrec_vs_best_baseline(df: pd.DataFrame, specs, baselines) -> pd.DataFrame:
+    """Per data set: the best baseline by mean validation-selected test HR@50, and the paired
+    test of AttRec against it."""
+    rows = []
+    by_key = {s.key: s for s in specs}
+    for ds, part in df.groupby("dataset", sort=False):
+        means = part.groupby("model")["hr@50"].mean()
+        cands = means[[m for m in means.index if m in baselines]]
+        if "attrec" not in means or cands.empty:
+            continue
+        best = cands.idxmax()
+        keys = part[part["model"].isin(["attrec", best])]["key"]
+        users = per_user([by_key[k] for k in keys])
+        test = paired_test(users, "attrec", best)
+        lo, hi = test.pop("ΔHR@50 95% CI")
+        rows.append({"dataset": ds, "best baseline": best, "AttRec HR@50": means["attrec"],
+                     "baseline HR@50": cands[best], **test, "CI low": lo, "CI high": hi,
+                     "AttRec better (p<0.05)": bool(test["ΔHR@50"] > 0 and test["p (HR@50)"] < 0.05)})
+    return pd.DataFrame(rows)
+
+
+def show(df: pd.DataFrame, floatfmt: str = "{:.4f}") -> None:
+    """Print a table as fixed text (what nbval compares): no index, fixed float format."""
+    with pd.option_context("display.width", 250, "display.max_columns", 50, "display.max_rows", 500):
+        print(df.to_string(index=False, float_format=lambda v: floatfmt.format(v)))
+
+
+def ablation_table(df: pd.DataFrame, column: str, paper: dict, values=None, value_labels=None) -> pd.DataFrame:
+    """Tables 3 and 4: HR@50 (mean ± sd over seeds) per data set and setting, with the paper's."""
+    from .study import paper_dataset
+    rows = []
+    values = list(values) if values is not None else list(dict.fromkeys(df[column]))
+    for ds, part in df.groupby("dataset", sort=False):
+        pset = paper_dataset(ds)
+        for v in values:
+            sel = part[part[column] == v]["hr@50"]
+            if sel.empty:
+                continue
+            label = (value_labels or {}).get(v, v)
+            p = paper.get(pset, {})
+            p_value = p.get(label) if isinstance(p, dict) else None
+            rows.append({"dataset": ds, "setting": label, "seeds": len(sel),
+                         "HR@50 (ours)": _fmt(sel.mean(), sel.std(ddof=1), len(sel)),
+                         "HR@50 (paper)": "-" if p_value is None else f"{p_value:.4f}",
+                         "paper set": pset if pset != ds else "", "_mean": sel.mean()})
+    out = pd.DataFrame(rows)
+    if not out.empty:
+        out["best here"] = out.groupby("dataset")["_mean"].transform("max") == out["_mean"]
+    return out.drop(columns="_mean")
+
+
+def runtime_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Table 5: seconds per training epoch of AttRec and Caser (median over the run's epochs)."""
+    from .study import paper_dataset
+    rows = []
+    for ds, part in df.groupby("dataset", sort=False):
+        pset = paper_dataset(ds)
+        row = {"dataset": ds}
+        for m in ("attrec", "caser"):
+            sel = part[part["model"] == m]
+            row[f"{m} s/epoch (ours)"] = float(sel["seconds_per_epoch"].iloc[0]) if len(sel) else float("nan")
+            paper = paper_numbers.TABLE5.get(pset, {}).get(m)
+            row[f"{m} s/epoch (paper GPU)"] = paper if paper is not None else float("nan")
+        row["caser / attrec (ours)"] = row["caser s/epoch (ours)"] / row["attrec s/epoch (ours)"]
+        row["device"] = part["device"].iloc[0]
+        row["paper set"] = pset if pset != ds else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
