@@ -38,8 +38,15 @@ def main(argv=None) -> int:
     r.add_argument("--train", nargs="*", metavar="FIELD=VALUE", help="training overrides, e.g. patience=0")
     r.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     r.add_argument("--no-cache", action="store_true", help="compute even if a cached result exists")
+    g = sub.add_parser("grid", help="run every spec a notebook profile needs (skips cached runs)")
+    g.add_argument("--profile", default="full")
+    g.add_argument("--shard", default="0/1", help="i/n: run every n-th missing spec starting at i (parallel workers)")
+    g.add_argument("--device", default=None)
+    g.add_argument("--list", action="store_true", help="only print the specs and whether they are cached")
     args = parser.parse_args(argv)
 
+    if args.command == "grid":
+        return _grid(args)
     from . import experiments
     train = _pairs(args.train, "train")
     if args.epochs is not None:
@@ -61,6 +68,30 @@ def main(argv=None) -> int:
     for name, sel in result["selections"].items():
         metrics = ", ".join(f"{k[5:]}={v:.4f}" for k, v in sel.items() if k.startswith("test_"))
         print(f"{name:>15} (epoch {sel['epoch']}): test {metrics}")
+    return 0
+
+
+def _grid(args) -> int:
+    from . import experiments, study
+    try:
+        index, count = (int(x) for x in args.shard.split("/"))
+        prof = study.profile(args.profile)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    specs = study.all_specs(prof)
+    missing = [s for s in specs if experiments.load_result(s) is None]
+    print(f"profile {prof.name}: {len(specs)} runs, {len(missing)} not cached", flush=True)
+    if args.list:
+        for s in specs:
+            state = "missing" if s in missing else "cached"
+            print(f"{s.key} {state:8} {s.dataset:18} {s.model:10} seed={s.seed}")
+        return 0
+    mine = missing[index::count]
+    for i, spec in enumerate(mine, 1):
+        print(f"[shard {index}/{count}: {i}/{len(mine)}] {spec.dataset} {spec.model} seed={spec.seed} {spec.key}",
+              flush=True)
+        experiments.run(spec, device=args.device, progress=False)
     return 0
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m attrec_lib.paper", description=__doc__)
     parser.add_argument("notebooks", nargs="+", type=Path)
-    parser.add_argument("--profile", default="full", choices=["full", "quick", "tiny"])
+    parser.add_argument("--profile", default="full", choices=["full", "standard", "quick", "tiny"])
     parser.add_argument("--fresh", action="store_true", help="recompute every run instead of reading the cache")
     parser.add_argument("--kernel", default="python3")
     args = parser.parse_args(argv)
