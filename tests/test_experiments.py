@@ -99,14 +99,16 @@ def test_a_run_killed_midway_leaves_no_result_and_keeps_the_others(results_in_tm
     experiments.run(done, progress=False)
     before = (results_in_tmp / f"{done.key}.json").read_bytes()
     env = {**os.environ, "ATTREC_RESULTS_DIR": str(results_in_tmp)}
+    # patience=0: never stops early, so 500 epochs take minutes and the kill lands mid-training
     proc = _cli("run", "--dataset", "synthetic-planted", "--preset", "paper", "--seed", "9", "--epochs", "500",
-                "--set", "d=8", env=env)
+                "--set", "d=8", "--train", "patience=0", env=env)
     time.sleep(6)  # well inside training (500 epochs take minutes)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert sorted(p.name for p in results_in_tmp.iterdir()) == [f"{done.key}.json"]
     assert (results_in_tmp / f"{done.key}.json").read_bytes() == before
-    killed = experiments.make_spec("synthetic-planted", "attrec", "paper", seed=9, train={"epochs": 500}, d=8)
+    killed = experiments.make_spec("synthetic-planted", "attrec", "paper", seed=9,
+                                   train={"epochs": 500, "patience": 0}, d=8)
     assert experiments.load_result(killed) is None
 
 
