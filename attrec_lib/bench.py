@@ -175,13 +175,15 @@ def _child(spec: dict) -> None:
     torch.set_num_threads(spec["threads"])
     out = measure(spec["dataset"], spec["model"], spec["preset"], spec["epochs"], spec["eval_repeats"])
     out["threads"] = spec["threads"]
+    out["compiled"] = bool(spec.get("compile"))
     out["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
     print("BENCH-RESULT " + json.dumps(out), flush=True)
 
 
 def run_child(spec: dict) -> dict:
     """Run one configuration in a fresh interpreter with its thread count fixed."""
-    env = {**os.environ, "OMP_NUM_THREADS": str(spec["threads"]), "MKL_NUM_THREADS": str(spec["threads"])}
+    env = {**os.environ, "OMP_NUM_THREADS": str(spec["threads"]), "MKL_NUM_THREADS": str(spec["threads"]),
+           "ATTREC_COMPILE": "1" if spec.get("compile") else "0"}
     proc = subprocess.run([sys.executable, "-m", "attrec_lib.bench", "--child", json.dumps(spec)],
                           env=env, capture_output=True, text=True)
     for line in proc.stdout.splitlines():
@@ -225,7 +227,7 @@ def format_table(rows: list) -> str:
         target = TARGETS.get((r["dataset"], r["model"]), {}).get("epoch_s")
         achieved = r["flops_per_epoch"] / r["epoch_s"] / 1e9
         lines.append(
-            f"{r['dataset']:16} {r['model'] + '/' + r['preset']:22} {r['threads']:>3} {r['epoch_s']:8.3f} "
+            f"{r['dataset']:16} {r['model'] + '/' + r['preset'] + ('+compile' if r.get('compiled') else ''):22} {r['threads']:>3} {r['epoch_s']:8.3f} "
             f"{r['floor_epoch_s']:6.3f} {r['epoch_s'] / r['floor_epoch_s']:7.1f} "
             f"{(f'{target:.1f}' if target else '-'):>6} {r['windows_per_s']:8.0f} {r['eval_s']:7.3f} "
             f"{r['floor_eval_s']:6.3f} {r['peak_mib']:8.0f} {achieved:7.1f}")
@@ -240,13 +242,18 @@ def check_targets(rows: list) -> list:
         for r in (r for r in rows if r["dataset"] == ds and r["model"] == model):
             for field, limit in limits.items():
                 ok = r[field] <= limit
-                out.append(f"{'MET ' if ok else 'MISS'} {ds} {model}/{r['preset']} {field} {r[field]:.3f} <= {limit}")
+                mode = "+compile" if r.get("compiled") else ""
+                out.append(f"{'MET ' if ok else 'MISS'} {ds} {model}/{r['preset']}{mode} {field} {r[field]:.3f} <= {limit}")
     for ds in {r["dataset"] for r in rows}:
-        att = [r["epoch_s"] for r in rows if r["dataset"] == ds and r["model"] == "attrec"]
-        cas = [r["epoch_s"] for r in rows if r["dataset"] == ds and r["model"] == "caser"]
-        if att and cas:
-            ratio = cas[0] / min(att)
-            out.append(f"{'MET ' if ratio <= 1.5 else 'MISS'} {ds} caser/attrec epoch ratio {ratio:.2f} <= 1.5")
+        for compiled in (False, True):
+            att = [r["epoch_s"] for r in rows if r["dataset"] == ds and r["model"] == "attrec"
+                   and bool(r.get("compiled")) == compiled]
+            cas = [r["epoch_s"] for r in rows if r["dataset"] == ds and r["model"] == "caser"
+                   and bool(r.get("compiled")) == compiled]
+            if att and cas:
+                ratio = cas[0] / min(att)
+                mode = " (compiled)" if compiled else ""
+                out.append(f"{'MET ' if ratio <= 1.5 else 'MISS'} {ds} caser/attrec epoch ratio{mode} {ratio:.2f} <= 1.5")
     return out
 
 
@@ -257,6 +264,8 @@ def main(argv=None) -> None:
                     help="torch/OpenMP threads per run (default: the cores this process may use)")
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
     ap.add_argument("--models", nargs="+", default=None, help="e.g. attrec/paper caser/paper")
+    ap.add_argument("--compile", choices=["off", "on", "both"], default="both",
+                    help="time eager training, torch.compile'd training (ATTREC_COMPILE=1), or both")
     ap.add_argument("--out", default=None, help="JSON path (default bench/results-<host>-<device>.json)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -281,11 +290,12 @@ def main(argv=None) -> None:
         print(f"threads {n}: sustained matmul {hw['gflops']:.1f} GFLOP/s, copy {hw['copy_gbps']:.1f} GB/s")
         for ds in args.datasets:
             for model, preset in configs:
-                spec = {"dataset": ds, "model": model, "preset": preset, "threads": n,
-                        "epochs": epochs, "eval_repeats": eval_repeats}
-                row = add_floors(run_child(spec), hw)
-                rows.append(row)
-                print(format_table([row]).splitlines()[-1], flush=True)
+                for compiled in {"off": [False], "on": [True], "both": [False, True]}[args.compile]:
+                    spec = {"dataset": ds, "model": model, "preset": preset, "threads": n,
+                            "epochs": epochs, "eval_repeats": eval_repeats, "compile": compiled}
+                    row = add_floors(run_child(spec), hw)
+                    rows.append(row)
+                    print(format_table([row]).splitlines()[-1], flush=True)
     load_after = os.getloadavg()
     print()
     print(format_table(rows))

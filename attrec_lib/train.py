@@ -19,6 +19,7 @@ Model selection (``protocol``):
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -114,10 +115,25 @@ def _eval_stage(model, split, stage, cfg, device, hist):
     return ev, ev.metrics()
 
 
+def compile_enabled() -> bool:
+    """``ATTREC_COMPILE=1`` compiles the training loss with ``torch.compile``.
+
+    Not part of a run's spec: compiled and eager code compute the same thing and differ at float
+    rounding. It pays off for long runs (measured on ML-100K, 2 loaded CPU cores: ~2x faster per
+    batch for AttRec's ``paper`` preset, ~1.6x for ``released_code``) but costs 15-40 s of
+    compilation per process, so it is off by default.
+    """
+    value = os.environ.get("ATTREC_COMPILE", "0").strip().lower()
+    if value not in ("0", "1", "", "false", "true"):
+        raise ValueError(f"ATTREC_COMPILE must be 0 or 1, got {value!r}")
+    return value in ("1", "true")
+
+
 def fit(model, split: Split, cfg: TrainConfig, seed: int, protocol: str = "valid",
         device=None, progress: bool = True, description: str = "") -> FitResult:
     """Train ``model`` on ``split`` and evaluate it every ``cfg.eval_every`` epochs."""
     cfg = cfg.validate()
+    loss_fn = torch.compile(model.loss) if compile_enabled() else model.loss
     check_choice("protocol", protocol, PROTOCOLS)
     if protocol == "valid" and len(split.eval_users("valid")) == 0:
         raise ValueError("protocol 'valid' needs a split with validation items (hold_out_valid=True)")
@@ -156,7 +172,7 @@ def fit(model, split: Split, cfg: TrainConfig, seed: int, protocol: str = "valid
             idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
             batch = Batch(users_t[idx], inputs_t[idx], targets_t[idx], negatives[idx])
             optimizer.zero_grad(set_to_none=True)
-            loss = model.loss(batch)
+            loss = loss_fn(batch)
             loss.backward()
             optimizer.step()
             model.after_step()

@@ -76,9 +76,17 @@ class Caser(SequentialRecommender):
 
     def hidden(self, users, inputs) -> torch.Tensor:
         """(B, 2d) [z ; P_u]."""
-        img = self.E(inputs).unsqueeze(1)  # (B, 1, L, d)
-        out_v = self.conv_v(img).flatten(1)  # (B, n_v * d)
-        out_h = [F.relu(conv(img).squeeze(3)).amax(2) for conv in self.conv_h]  # L x (B, n_h)
+        x = self.E(inputs)  # (B, L, d)
+        B, L, d = x.shape
+        # The convolutions written as matrix products with the same parameters: Conv2d on this
+        # (1, L, d) "image" with (h, d) kernels is slow on a CPU (measured 1.6-2x slower per batch).
+        w_v = self.conv_v.weight[:, 0, :, 0]  # (n_v, L)
+        out_v = (torch.einsum("bld,vl->bvd", x, w_v) + self.conv_v.bias[None, :, None]).flatten(1)  # (B, n_v d)
+        out_h = []
+        for h, conv in enumerate(self.conv_h, start=1):
+            win = x.unfold(1, h, 1).transpose(2, 3).reshape(B, L - h + 1, h * d)  # (B, L-h+1, h d)
+            y = win @ conv.weight.reshape(conv.out_channels, h * d).T + conv.bias  # (B, L-h+1, n_h)
+            out_h.append(F.relu(y).amax(1))  # max over positions -> (B, n_h)
         o = torch.cat([out_v, *out_h], dim=1)  # (B, n_v d + n_h L)
         z = F.relu(self.fc1(F.dropout(o, self.config.dropout, self.training)))  # (B, d)
         return torch.cat([z, self.P[users]], dim=1)
