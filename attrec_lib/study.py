@@ -50,6 +50,11 @@ class Profile:
     dims: tuple  # Figure 5
     dim_models: tuple  # models of Figure 5
     overrides: dict = field(default_factory=dict)  # model config overrides for every run (tiny: d)
+    dim_datasets: tuple | None = None  # Figure 5 data sets (None: the ablation data sets)
+
+    @property
+    def figure5_datasets(self) -> tuple:
+        return self.ablation_datasets if self.dim_datasets is None else self.dim_datasets
 
 
 def _present(names) -> tuple:
@@ -80,10 +85,12 @@ def profile(name: str = "full", datasets=None, seeds=None, epochs=None) -> Profi
         # What one 2-core machine finishes in a few hours: full minus the ML-1M stand-in.
         sets = tuple(d for d in _present(PAPER_DATASETS) if d != "ml-1m")
         abl = tuple(d for d in _ablation_sets() if d != "ml-1m-first2999")
-        # Figure 5 leaves out LSTM+ and SASRec here: on a CPU they cost 5-10x an AttRec epoch.
+        # Figure 5 leaves out LSTM+ and SASRec here (on a CPU they cost 5-10x an AttRec epoch) and
+        # runs on ML-100K only (the paper's Figure 5: ML-100K and Garden).
         base = Profile("standard", sets, abl, (0, 1, 2), (0,), 40, 5, (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
                        (1, 2, 3, 5, 7, 9), (10, 25, 50, 100),
-                       ("pop", "bprmf", "fmc", "fpmc", "hrm", "prme", "transrec", "caser", "attrec"))
+                       ("pop", "bprmf", "fmc", "fpmc", "hrm", "prme", "transrec", "caser", "attrec"),
+                       dim_datasets=("ml-100k",) if "ml-100k" in abl else None)
     elif name == "quick":
         base = Profile("quick", _present(("ml-100k",)), _present(("ml-100k",)), (0,), (0,), 12, 3,
                        (0.0, 0.2, 0.6, 1.0), (1, 3, 5, 8), (25, 100), ("bprmf", "fpmc", "caser", "attrec"))
@@ -95,6 +102,8 @@ def profile(name: str = "full", datasets=None, seeds=None, epochs=None) -> Profi
     changes = {}
     if datasets is not None:
         changes["datasets"] = changes["ablation_datasets"] = tuple(datasets)
+        if base.dim_datasets is not None:
+            changes["dim_datasets"] = tuple(d for d in base.dim_datasets if d in datasets) or tuple(datasets)
     if seeds is not None:
         changes["seeds"] = changes["sweep_seeds"] = tuple(seeds)
     if epochs is not None:
@@ -167,7 +176,7 @@ def seq_len_specs(prof: Profile) -> list:
 
 
 def dim_specs(prof: Profile) -> list:
-    return [spec_for(prof, ds, m, s, d=d) for ds in prof.ablation_datasets for m in prof.dim_models
+    return [spec_for(prof, ds, m, s, d=d) for ds in prof.figure5_datasets for m in prof.dim_models
             for d in prof.dims for s in prof.sweep_seeds if m != "pop" or d == prof.dims[0]]
 
 
@@ -191,7 +200,8 @@ def available_models(names=ALL_MODELS) -> tuple:
 
 
 def all_specs(prof: Profile) -> list:
-    """Every run the notebooks of a profile need, each once, cheapest data sets first."""
+    """Every run the notebooks of a profile need, each once, in order of importance: Table 2 first,
+    then the released-code runs, Tables 3-4, Figure 4, Figure 5."""
     builders = (table2_specs, released_specs, table3_specs, table4_specs, omega_specs, seq_len_specs,
                 dim_specs, runtime_specs)
     seen, out = set(), []
@@ -201,8 +211,7 @@ def all_specs(prof: Profile) -> list:
             if spec.key not in seen:
                 seen.add(spec.key)
                 out.append(spec)
-    order = {ds: i for i, ds in enumerate(prof.datasets + prof.ablation_datasets)}
-    return sorted(out, key=lambda s: order.get(s.dataset, 0))
+    return out
 
 
 __all__ = ["all_specs", "PROFILES", "Profile", "profile", "dataset_settings", "spec_for", "table2_specs", "released_specs",
