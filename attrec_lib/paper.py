@@ -24,7 +24,13 @@ def main(argv=None) -> int:
     parser.add_argument("--kernel", default="python3")
     args = parser.parse_args(argv)
 
+    import logging
+
     import papermill as pm
+
+    # papermill logs the executing notebook's outputs (run_grid's "[i/n] ... (running)" lines and
+    # the per-run epoch bars) through the "papermill" logger.
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
     from papermill.exceptions import PapermillExecutionError
 
     if args.fresh:
