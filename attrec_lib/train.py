@@ -96,18 +96,25 @@ def sample_negatives(rng: np.random.Generator, targets: np.ndarray, n_items: int
     raise RuntimeError("could not draw negatives: a user's forbidden items cover almost every item")
 
 
-def make_optimizer(model, cfg: TrainConfig) -> torch.optim.Optimizer:
+def make_optimizer(model, cfg: TrainConfig, folded_l2: dict | None = None) -> torch.optim.Optimizer:
+    """The optimiser; parameters in ``folded_l2`` ({param: lambda}, from ``model.fold_l2()``) get
+    ``weight_decay = cfg.weight_decay + 2 * lambda`` (the gradient of lambda * ||p||^2)."""
     params = [p for p in model.parameters() if p.requires_grad]
+    folded_l2 = folded_l2 or {}
+    groups = [{"params": [p for p in params if p not in folded_l2], "weight_decay": cfg.weight_decay}]
+    for p, lam in folded_l2.items():
+        groups.append({"params": [p], "weight_decay": cfg.weight_decay + 2.0 * lam})
+    groups = [g for g in groups if g["params"]]
     # The fused kernels update each tensor in one pass instead of 4-6 (measured on 2 CPU cores:
     # Adagrad 4x, Adam 5-7x faster per step on ML-1M-sized tables, where the step is a large part
     # of an epoch). Same update rule; the values differ from the for-loop kernels at float rounding.
     fused = bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
     if cfg.optimizer == "adagrad":
-        return torch.optim.Adagrad(params, lr=cfg.lr, initial_accumulator_value=cfg.initial_accumulator,
-                                   weight_decay=cfg.weight_decay, fused=fused or None)
+        return torch.optim.Adagrad(groups, lr=cfg.lr, initial_accumulator_value=cfg.initial_accumulator,
+                                   fused=fused or None)
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=fused or None)
-    return torch.optim.SGD(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(groups, lr=cfg.lr, fused=fused or None)
+    return torch.optim.SGD(groups, lr=cfg.lr)
 
 
 def _eval_stage(model, split, stage, cfg, device, hist):
@@ -153,7 +160,9 @@ def fit(model, split: Split, cfg: TrainConfig, seed: int, protocol: str = "valid
     users_t = torch.as_tensor(windows.users, device=device)
     inputs_t = torch.as_tensor(windows.inputs, device=device)
     targets_t = torch.as_tensor(windows.targets, device=device)
-    optimizer = make_optimizer(model, cfg) if trainable else None
+    # Whole-tensor L2 terms go to the optimiser as weight decay (identical gradients, cheaper);
+    # the logged loss then leaves them out.
+    optimizer = make_optimizer(model, cfg, model.fold_l2()) if trainable else None
     hists = {stage: _Histories(split.history(stage)) for stage in ("valid", "test")}
     select_stage = "valid" if protocol == "valid" else "test"
     result = FitResult()

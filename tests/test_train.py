@@ -97,3 +97,27 @@ def test_patience_stops_training():
 def test_invalid_training_values(field, value):
     with pytest.raises(ValueError, match=field):
         TrainConfig(**{field: value}).validate()
+
+
+def test_l2_folded_into_the_optimiser_gives_the_same_updates():
+    """lambda * ||T||^2 in the loss and weight_decay = 2 * lambda in Adagrad are the same step."""
+    from attrec_lib.models.base import Batch
+    from attrec_lib.train import make_optimizer
+
+    cfg = models.make_config("attrec", "released_code", d=8, seq_len=3, n_targets=2, reg_embeddings=0.05,
+                             reg_weights=0.1)
+    batch = Batch(torch.tensor([0, 1, 2]), torch.tensor([[1, 2, 3], [2, 3, 4], [5, 6, 7]]),
+                  torch.tensor([[4, 5], [5, 6], [8, 9]]), torch.tensor([[9, 0], [0, 1], [1, 2]]))
+    tcfg = TrainConfig(initial_accumulator=0.05)
+    params = []
+    for fold in (False, True):
+        torch.manual_seed(0)
+        model = models.build("attrec", 3, 10, cfg)
+        opt = make_optimizer(model, tcfg, model.fold_l2() if fold else None)
+        for _ in range(5):
+            opt.zero_grad()
+            model.loss(batch).backward()
+            opt.step()
+        params.append([p.detach().clone() for p in model.parameters()])
+    for a, b in zip(*params):
+        assert torch.allclose(a, b, atol=1e-6)

@@ -264,13 +264,28 @@ class AttRec(SequentialRecommender):
         loss = hinge.sum() if cfg.hinge_reduction == "sum" else hinge.mean()
         return loss + self.regularization(batch)
 
+    def fold_l2(self) -> dict:
+        """The L2 terms on whole tensors (W always; U, V, X under ``l2_tables``) become the
+        optimiser's weight decay (see base.SequentialRecommender.fold_l2): same gradients."""
+        cfg = self.config
+        folded = {self.W_Q: cfg.reg_weights}
+        if not cfg.shared_qk:
+            folded[self.W_K] = cfg.reg_weights
+        if cfg.reg_mode == "l2_tables":
+            folded.update({self.U: cfg.reg_embeddings, self.V: cfg.reg_embeddings, self.X: cfg.reg_embeddings})
+        self._l2_folded = True
+        return folded
+
     def regularization(self, batch: Batch) -> torch.Tensor:
         cfg = self.config
-        weights = (self.W_Q ** 2).sum()
-        if not cfg.shared_qk:
-            weights = weights + (self.W_K ** 2).sum()
-        reg = cfg.reg_weights * weights
-        if cfg.reg_mode == "l2_tables":
+        reg = torch.zeros((), device=self.U.device)
+        folded = getattr(self, "_l2_folded", False)
+        if not folded:
+            weights = (self.W_Q ** 2).sum()
+            if not cfg.shared_qk:
+                weights = weights + (self.W_K ** 2).sum()
+            reg = reg + cfg.reg_weights * weights
+        if cfg.reg_mode == "l2_tables" and not folded:
             tables = (self.U ** 2).sum() + (self.V ** 2).sum() + (self.X ** 2).sum()
             reg = reg + cfg.reg_embeddings * tables
         elif cfg.reg_mode == "l2_batch":

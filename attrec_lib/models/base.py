@@ -47,6 +47,18 @@ class SequentialRecommender(nn.Module):
     def after_step(self) -> None:
         """Hook run after each optimiser step; most models do nothing."""
 
+    def fold_l2(self) -> dict:
+        """Hand whole-tensor L2 penalties to the optimiser; returns {parameter: lambda}.
+
+        A penalty lambda * ||p||^2 on a whole tensor has the gradient 2 * lambda * p, which is
+        exactly the optimiser's (coupled) ``weight_decay = 2 * lambda``. A model that returns a
+        non-empty mapping leaves those terms out of ``loss()`` from then on (so the logged loss
+        no longer includes them); the trainer puts each parameter in a group with that weight
+        decay. Applied inside the fused optimiser step this is cheaper than autograd through a
+        sum of squares over a whole table. Default: nothing folded.
+        """
+        return {}
+
     def prepare(self, split) -> None:
         """Hook run once before training with the training split (e.g. Pop counts items).
 

@@ -61,6 +61,9 @@ class LSTMPlus(attrec.AttRec):
     def attention(self, inputs):
         raise NotImplementedError("LSTM+ has no attention weights")
 
+    def fold_l2(self) -> dict:
+        return {}  # its own regularization() below keeps every term in the loss
+
     def regularization(self, batch: Batch) -> torch.Tensor:
         cfg = self.config
         weights = sum((w ** 2).sum() for name, w in self.lstm.named_parameters() if name.startswith("weight"))
