@@ -9,8 +9,9 @@ translation ``T`` and a user offset ``t_u`` (initialised at zero). ``d`` is the 
 Euclidean distance by default (``distance="squared"``); ``"l2"`` takes the square root. The
 choice was made on ML-100K (paper preset otherwise, seed 0): test HR@50 / MRR at the
 validation-selected epoch were 0.474 / 0.087 squared (still rising at epoch 40) and
-0.405 / 0.068 unsquared, against the AttRec paper's 0.4634 / 0.0827. This looked at test
-numbers of one seed (the paper grid-searched its baselines on validation); rerun with
+0.405 / 0.068 unsquared, against the AttRec paper's 0.4634 / 0.0827. That first comparison
+looked at test numbers; the validation item gives the same verdict (validation HR@50 0.540
+squared vs 0.463 unsquared, same runs), so the choice stands on validation alone. Rerun with
 ``distance="l2"`` for the unsquared variant.
 ``prev = inputs[:, -1]``.
 Loss: S-BPR, mean over (target t, negative t) pairs of ``-log sigmoid(y_pos - y_neg)``, plus
