@@ -178,3 +178,17 @@ def runtime_table(df: pd.DataFrame) -> pd.DataFrame:
         row["paper set"] = pset if pset != ds else ""
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def bench_table(path) -> pd.DataFrame:
+    """The rows of one ``make bench`` JSON file (bench/*.json) as a table."""
+    import json
+    from pathlib import Path
+    data = json.loads(Path(path).read_text())
+    rows = []
+    for r in data.get("rows", []):
+        rows.append({"data set": r["dataset"], "model/preset": f"{r['model']}/{r['preset']}",
+                     "compiled": bool(r.get("compiled")), "threads": r["threads"],
+                     "s/epoch": r["epoch_s"], "floor s/epoch": r.get("floor_epoch_s"),
+                     "s/eval": r["eval_s"], "peak MiB": r["peak_mib"], "device": r["device"]})
+    return pd.DataFrame(rows)
