@@ -13,29 +13,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._shared import TRAIN_PREV_CHOICES
-from .base import check_choice, check_range
-from .fpmc import FPMC
+from .fpmc import FPMC, FPMCConfig
 
 
 @dataclass(frozen=True)
-class FMCConfig:
-    d: int = 100  # latent dimension of L and F (AttRec paper: 100 for every model)
-    seq_len: int = 5  # L: windows as AttRec's; only inputs[:, -1] is read
-    n_targets: int = 3  # T: targets per window (AttRec's MovieLens setting)
-    train_prev: str = "shifted"  # previous item of each training target: "shifted" or "last_input"
-    item_bias: bool = True  # add b_i (ours); FMC in Rendle et al. 2010 has none
-    l2: float = 1e-4  # lambda of the per-pair L2 (untuned, ours)
-    init_std: float = 0.01  # std of the normal initialisation (Rendle et al.: N(0, 0.01))
+class FMCConfig(FPMCConfig):
+    """FPMC's fields and defaults (d is the size of L and F; there is no U or V).
 
-    def validate(self):
-        check_range("d", self.d, 1)
-        check_range("seq_len (L)", self.seq_len, 1)
-        check_range("n_targets (T)", self.n_targets, 1)
-        check_choice("train_prev", self.train_prev, TRAIN_PREV_CHOICES)
-        check_range("l2", self.l2, 0.0)
-        check_range("init_std", self.init_std, 0.0, low_open=True)
-        return self
+    Rendle et al. 2010 give FMC no item bias; ``item_bias=True`` is ours, as for FPMC.
+    """
 
 
 PRESETS = {"paper": FMCConfig()}
