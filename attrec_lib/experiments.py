@@ -111,12 +111,14 @@ def load_result(spec: RunSpec) -> dict | None:
     return result
 
 
-def _write_atomic(path, payload: dict) -> None:
+def _replace_atomically(path, write) -> None:
+    """Call ``write(file_object)`` on a temporary file next to ``path``, then rename it over
+    ``path``: a reader sees the old file or the whole new one, never a partial one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(payload, fh, indent=1, sort_keys=True)
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -124,6 +126,11 @@ def _write_atomic(path, payload: dict) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def _write_atomic(path, payload: dict) -> None:
+    text = json.dumps(payload, indent=1, sort_keys=True).encode()
+    _replace_atomically(path, lambda fh: fh.write(text))
 
 
 @functools.lru_cache(maxsize=1)
@@ -263,9 +270,6 @@ def trained_model(spec: RunSpec, device="cpu", progress: bool = False):
     tcfg = TrainConfig(**{**spec.train_config, "epochs": epoch, "patience": 0,
                           "eval_every": max(epoch, 1)})
     fit(model, split, tcfg, spec.seed, spec.protocol, device=device, progress=progress)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
-    os.replace(tmp, path)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    _replace_atomically(path, lambda fh: torch.save(state, fh))
     return model.cpu().eval()
