@@ -268,23 +268,22 @@ class AttRec(SequentialRecommender):
         """The L2 terms on whole tensors (W always; U, V, X under ``l2_tables``) become the
         optimiser's weight decay (see base.SequentialRecommender.fold_l2): same gradients."""
         cfg = self.config
-        folded = {self.W_Q: cfg.reg_weights}
-        if not cfg.shared_qk:
-            folded[self.W_K] = cfg.reg_weights
+        folded = {w: cfg.reg_weights for w in self.weight_matrices()}
         if cfg.reg_mode == "l2_tables":
             folded.update({self.U: cfg.reg_embeddings, self.V: cfg.reg_embeddings, self.X: cfg.reg_embeddings})
         self._l2_folded = True
         return folded
+
+    def weight_matrices(self) -> list:
+        """The non-embedding weights under ``reg_weights``: W_Q (and W_K when not shared)."""
+        return [self.W_Q] if self.config.shared_qk else [self.W_Q, self.W_K]
 
     def regularization(self, batch: Batch) -> torch.Tensor:
         cfg = self.config
         reg = torch.zeros((), device=self.U.device)
         folded = getattr(self, "_l2_folded", False)
         if not folded:
-            weights = (self.W_Q ** 2).sum()
-            if not cfg.shared_qk:
-                weights = weights + (self.W_K ** 2).sum()
-            reg = reg + cfg.reg_weights * weights
+            reg = reg + cfg.reg_weights * sum((w ** 2).sum() for w in self.weight_matrices())
         if cfg.reg_mode == "l2_tables" and not folded:
             tables = (self.U ** 2).sum() + (self.V ** 2).sum() + (self.X ** 2).sum()
             reg = reg + cfg.reg_embeddings * tables

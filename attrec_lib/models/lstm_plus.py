@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from . import attrec
-from .base import Batch, check_choice
+from .base import check_choice
 
 
 @dataclass(frozen=True)
@@ -62,19 +62,11 @@ class LSTMPlus(attrec.AttRec):
         raise NotImplementedError("LSTM+ has no attention weights")
 
     def fold_l2(self) -> dict:
-        return {}  # its own regularization() below keeps every term in the loss
+        return {}  # every L2 term stays in the loss (AttRec.regularization with weight_matrices())
 
-    def regularization(self, batch: Batch) -> torch.Tensor:
-        cfg = self.config
-        weights = sum((w ** 2).sum() for name, w in self.lstm.named_parameters() if name.startswith("weight"))
-        reg = cfg.reg_weights * weights
-        if cfg.reg_mode == "l2_tables":
-            reg = reg + cfg.reg_embeddings * ((self.U ** 2).sum() + (self.V ** 2).sum() + (self.X ** 2).sum())
-        elif cfg.reg_mode == "l2_batch":  # the same rows as AttRec's l2_batch
-            items = torch.cat([batch.targets, batch.negatives], 1)
-            reg = reg + cfg.reg_embeddings * ((self.U[batch.users] ** 2).sum() + (self.V[items] ** 2).sum()
-                                              + (self.X[items] ** 2).sum() + (self.X[batch.inputs] ** 2).sum())
-        return reg
+    def weight_matrices(self) -> list:
+        """``reg_weights`` applies to the LSTM's weight matrices (AttRec's W_Q is gone)."""
+        return [w for name, w in self.lstm.named_parameters() if name.startswith("weight")]
 
 
 MODEL, CONFIG = LSTMPlus, LSTMPlusConfig
