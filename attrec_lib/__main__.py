@@ -24,6 +24,9 @@ def _pairs(items, what: str) -> dict:
 
 
 def main(argv=None) -> int:
+    from .data.preprocess import TIE_RULES
+    from .train import PROTOCOLS
+
     parser = argparse.ArgumentParser(prog="python -m attrec_lib", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="train and evaluate one run (cached under results/)")
@@ -31,8 +34,8 @@ def main(argv=None) -> int:
     r.add_argument("--model", default="attrec")
     r.add_argument("--preset", default=None, help="named preset of the model (attrec: paper, released_code)")
     r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--protocol", choices=["valid", "released"], default=None)
-    r.add_argument("--tie-rule", choices=["stable", "released"], default=None)
+    r.add_argument("--protocol", choices=list(PROTOCOLS), default=None)
+    r.add_argument("--tie-rule", choices=list(TIE_RULES), default=None)
     r.add_argument("--epochs", type=int, default=None)
     r.add_argument("--set", nargs="*", metavar="FIELD=VALUE", help="model config overrides, e.g. omega=0.3")
     r.add_argument("--train", nargs="*", metavar="FIELD=VALUE", help="training overrides, e.g. patience=0")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import socket
 import statistics
@@ -129,7 +128,7 @@ def measure(dataset: str, model_name: str, preset: str, epochs: int, eval_repeat
     from . import models
     from .data.sequences import make_windows
     from .evaluate import evaluate
-    from .train import TrainConfig, default_device, fit
+    from .train import TrainConfig, default_device, device_name, fit
 
     dev = torch.device(device) if device else default_device()
     split = split if split is not None else load_bench_split(dataset)
@@ -161,13 +160,6 @@ def measure(dataset: str, model_name: str, preset: str, epochs: int, eval_repeat
         "eval_flops": eval_flops(split.n_users, split.n_items, mcfg.d, model_name),
         "device": device_name(dev),
     }
-
-
-def device_name(dev) -> str:
-    import torch
-    if dev.type == "cuda":
-        return f"cuda: {torch.cuda.get_device_name(dev)}"
-    return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
 
 def _child(spec: dict) -> None:

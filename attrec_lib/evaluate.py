@@ -59,8 +59,12 @@ def pessimistic_ranks(scores: torch.Tensor, targets: torch.Tensor) -> torch.Tens
     return 1 + higher + tied
 
 
-class _Histories:
-    """Per-user item histories in CSR form, to mask them out of a batch of scores."""
+class HistoryIndex:
+    """Per-user item histories in CSR form, to mask them out of a batch of scores.
+
+    Built once per split and stage (the trainer keeps one per stage for every epoch's
+    evaluation) and passed to :func:`evaluate` as ``histories``.
+    """
 
     def __init__(self, histories):
         lengths = np.fromiter((len(h) for h in histories), dtype=np.int64, count=len(histories))
@@ -79,10 +83,11 @@ class _Histories:
 
 @torch.no_grad()
 def evaluate(model, split: Split, stage: str, *, exclude_history: bool = True,
-             batch_size: int = 1024, device=None, _histories=None) -> Evaluation:
+             batch_size: int = 1024, device=None, histories: HistoryIndex | None = None) -> Evaluation:
     """Rank every evaluated user's target among all items; returns per-user ranks.
 
-    Memory is bounded by ``batch_size * n_items`` scores at a time.
+    Memory is bounded by ``batch_size * n_items`` scores at a time. ``histories``: a prebuilt
+    :class:`HistoryIndex` of ``split.history(stage)`` (built here when not given).
     """
     device = device or next(iter([*model.parameters(), *model.buffers()])).device
     was_training = model.training
@@ -91,7 +96,7 @@ def evaluate(model, split: Split, stage: str, *, exclude_history: bool = True,
     targets_all = split.eval_targets(stage)
     history = split.history(stage)
     inputs_all = split.eval_inputs(stage, model.config.seq_len)
-    hist = _histories or (_Histories(history) if exclude_history else None)
+    hist = (histories or HistoryIndex(history)) if exclude_history else None
     ranks = np.empty(len(users), np.int64)
     for start in range(0, len(users), batch_size):
         u = users[start:start + batch_size]

@@ -16,11 +16,9 @@ import functools
 import hashlib
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 
@@ -29,11 +27,12 @@ import pandas as pd
 import torch
 
 from . import __version__, models, paths
+from .atomic import replace_atomically
+from .data.preprocess import check_tie_rule
 from .data.sequences import split_leave_last_out
-from .train import PROTOCOLS, TrainConfig, default_device, fit
+from .train import PROTOCOLS, TrainConfig, default_device, device_name, fit
 
 RESULT_FORMAT = 1
-TIE_RULES = ("stable", "released")
 
 
 @dataclass(frozen=True)
@@ -75,8 +74,7 @@ def make_spec(dataset: str, model: str = "attrec", preset: str | None = "paper",
     tie_rule = tie_rule or ("released" if released else "stable")
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
-    if tie_rule not in TIE_RULES:
-        raise ValueError(f"tie_rule must be one of {list(TIE_RULES)}, got {tie_rule!r}")
+    check_tie_rule(tie_rule)
     mcfg = models.make_config(model, preset, **model_overrides)
     tfields = {**models.training_overrides(model, preset), **(train or {})}
     unknown = set(tfields) - {f.name for f in dataclasses.fields(TrainConfig)}
@@ -111,26 +109,9 @@ def load_result(spec: RunSpec) -> dict | None:
     return result
 
 
-def _replace_atomically(path, write) -> None:
-    """Call ``write(file_object)`` on a temporary file next to ``path``, then rename it over
-    ``path``: a reader sees the old file or the whole new one, never a partial one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.stem, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _write_atomic(path, payload: dict) -> None:
     text = json.dumps(payload, indent=1, sort_keys=True).encode()
-    _replace_atomically(path, lambda fh: fh.write(text))
+    replace_atomically(path, lambda fh: fh.write(text))
 
 
 @functools.lru_cache(maxsize=1)
@@ -146,12 +127,6 @@ def code_version() -> dict:
     except (OSError, subprocess.SubprocessError):
         commit = None
     return {"library": __version__, "source_sha256": digest.hexdigest()[:16], "git_commit": commit}
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"cuda: {torch.cuda.get_device_name(device)}"
-    return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
 
 
 def execute(spec: RunSpec, device=None, progress: bool = True, split=None) -> dict:
@@ -185,7 +160,7 @@ def execute(spec: RunSpec, device=None, progress: bool = True, split=None) -> di
         "seconds_per_eval": statistics.median(fitted.seconds_per_eval) if fitted.seconds_per_eval else None,
         "epoch_seconds": fitted.seconds_per_epoch,
         "wall_seconds": time.time() - t0,
-        "device": _device_name(device),
+        "device": device_name(device),
         "versions": {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__,
                      "pandas": pd.__version__},
         "code_version": code_version(),
@@ -271,5 +246,5 @@ def trained_model(spec: RunSpec, device="cpu", progress: bool = False):
                           "eval_every": max(epoch, 1)})
     fit(model, split, tcfg, spec.seed, spec.protocol, device=device, progress=progress)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    _replace_atomically(path, lambda fh: torch.save(state, fh))
+    replace_atomically(path, lambda fh: torch.save(state, fh))
     return model.cpu().eval()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import platform
 import time
 from dataclasses import dataclass, field
 
@@ -27,7 +28,7 @@ import numpy as np
 import torch
 
 from .data.sequences import Split, make_windows
-from .evaluate import _Histories, evaluate
+from .evaluate import HistoryIndex, evaluate
 from .models.base import Batch, check_choice, check_range
 
 PROTOCOLS = ("valid", "released")
@@ -75,6 +76,13 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def device_name(device: torch.device) -> str:
+    """What a result records as its device: the GPU's name, or the CPU and torch's thread count."""
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
 def sample_negatives(rng: np.random.Generator, targets: np.ndarray, n_items: int,
                      users: np.ndarray | None = None, history_keys: np.ndarray | None = None) -> np.ndarray:
     """(W, T) uniform negatives, resampled until none hits a forbidden item.
@@ -118,7 +126,7 @@ def make_optimizer(model, cfg: TrainConfig, folded_l2: dict | None = None) -> to
 
 
 def _eval_stage(model, split, stage, cfg, device, hist):
-    ev = evaluate(model, split, stage, batch_size=cfg.eval_batch_size, device=device, _histories=hist)
+    ev = evaluate(model, split, stage, batch_size=cfg.eval_batch_size, device=device, histories=hist)
     return ev, ev.metrics()
 
 
@@ -163,7 +171,7 @@ def fit(model, split: Split, cfg: TrainConfig, seed: int, protocol: str = "valid
     # Whole-tensor L2 terms go to the optimiser as weight decay (identical gradients, cheaper);
     # the logged loss then leaves them out.
     optimizer = make_optimizer(model, cfg, model.fold_l2()) if trainable else None
-    hists = {stage: _Histories(split.history(stage)) for stage in ("valid", "test")}
+    hists = {stage: HistoryIndex(split.history(stage)) for stage in ("valid", "test")}
     select_stage = "valid" if protocol == "valid" else "test"
     result = FitResult()
     best_value, since_best = -math.inf, 0

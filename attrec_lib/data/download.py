@@ -16,12 +16,12 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
 
 from .. import paths
+from ..atomic import replace_atomically
 from .registry import SYNTHETIC, DatasetSpec, RawFile, get_spec
 
 
@@ -107,13 +107,9 @@ def _download(spec: DatasetSpec, raw: RawFile) -> Path:
         if fetched.name != raw.filename:
             os.replace(fetched, target_dir / raw.filename)
         return target_dir / raw.filename
-    with zipfile.ZipFile(fetched) as archive:
-        # Extract to a temporary name, then rename: a half-extracted file is never seen.
-        fd, tmp = tempfile.mkstemp(dir=target_dir, prefix=".extract-")
-        with os.fdopen(fd, "wb") as out, archive.open(raw.archive_member) as member:
-            shutil.copyfileobj(member, out)
-    os.replace(tmp, target_dir / raw.filename)
-    return target_dir / raw.filename
+    with zipfile.ZipFile(fetched) as archive, archive.open(raw.archive_member) as member:
+        # a half-extracted file is never seen under the final name
+        return replace_atomically(target_dir / raw.filename, lambda out: shutil.copyfileobj(member, out))
 
 
 def fetch(name: str, download: bool = True) -> list:

@@ -30,8 +30,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,20 +37,20 @@ import numpy as np
 import pandas as pd
 
 from .. import paths
+from ..atomic import replace_atomically
 from . import download, parsers
 from .registry import SYNTHETIC, DatasetSpec, get_spec
 from .sequences import SequenceDataset
 
-TIE_RULES = ("stable", "released")
 
 
 class EmptyDatasetError(ValueError):
     """Nothing is left after filtering."""
 
 
-def _check_tie_rule(tie_rule: str) -> None:
+def check_tie_rule(tie_rule: str) -> None:
     if tie_rule not in TIE_RULES:
-        raise ValueError(f"tie_rule must be one of {TIE_RULES}, got {tie_rule!r}")
+        raise ValueError(f"tie_rule must be one of {tuple(TIE_RULES)}, got {tie_rule!r}")
 
 
 # --- 1. filtering --------------------------------------------------------------------------
@@ -103,15 +101,18 @@ def order_interactions(df: pd.DataFrame, tie_rule: str = "stable") -> pd.DataFra
 
     ``df`` must be in raw file order (its positional order is the tie-breaker).
     """
-    _check_tie_rule(tie_rule)
+    check_tie_rule(tie_rule)
     raw_pos = np.arange(len(df))
     users = _codes(df["user"])
     ts = df["timestamp"].to_numpy(np.int64)
     # lexsort: last key is primary. Raw position as the final key makes the sort stable.
     order = np.lexsort((raw_pos, ts, users))
-    if tie_rule == "released":
-        order = _released_last(order, users[order], ts[order])
-    return df.iloc[order]
+    return df.iloc[TIE_RULES[tie_rule](order, users[order], ts[order])]
+
+
+def _stable_last(order: np.ndarray, users: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """The stable sort already puts the last raw row of the latest-timestamp block last."""
+    return order
 
 
 def _released_last(order: np.ndarray, users: np.ndarray, ts: np.ndarray) -> np.ndarray:
@@ -124,6 +125,11 @@ def _released_last(order: np.ndarray, users: np.ndarray, ts: np.ndarray) -> np.n
         if end - block > 1:  # a tie on the latest timestamp
             order[block:end] = np.roll(order[block:end], -1)
     return order
+
+
+# Tie rule name -> f(stable order, users in that order, timestamps in that order) -> final order.
+# A new rule is one function with that signature and one line here; RunSpec.tie_rule names it.
+TIE_RULES = {"stable": _stable_last, "released": _released_last}
 
 
 def _codes(values: pd.Series) -> np.ndarray:
@@ -199,18 +205,10 @@ def _cache_path(name: str, tie_rule: str, key: str) -> Path:
 
 
 def _save(path: Path, proc: Processed) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     lengths = np.array([len(s) for s in proc.dataset.sequences], np.int64)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, items=np.concatenate(proc.dataset.sequences), lengths=lengths,
-                     n_items=proc.dataset.n_items, user_ids=proc.user_ids, item_ids=proc.item_ids,
-                     t_range=np.array([proc.t_min, proc.t_max], np.int64))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_atomically(path, lambda fh: np.savez(
+        fh, items=np.concatenate(proc.dataset.sequences), lengths=lengths, n_items=proc.dataset.n_items,
+        user_ids=proc.user_ids, item_ids=proc.item_ids, t_range=np.array([proc.t_min, proc.t_max], np.int64)))
     # Older cache files of the same data set and rule are stale by construction.
     for old in path.parent.glob(f"{path.name.rsplit('--', 1)[0]}--*.npz"):
         if old != path:
@@ -228,7 +226,7 @@ def _load(path: Path, name: str) -> Processed:
 
 def load_processed(name: str, tie_rule: str = "stable", download_missing: bool = True) -> Processed:
     """The processed data set with its raw ids and time range, from the cache when valid."""
-    _check_tie_rule(tie_rule)
+    check_tie_rule(tie_rule)
     spec = get_spec(name)
     found = download.fetch(name, download=download_missing)
     key = cache_key(spec, [digest for _, _, digest in found], tie_rule)
@@ -251,6 +249,6 @@ def load_dataset(name: str, tie_rule: str = "stable") -> SequenceDataset:
     """
     if name == SYNTHETIC:
         from .synthetic import planted_sequences
-        _check_tie_rule(tie_rule)
+        check_tie_rule(tie_rule)
         return planted_sequences()
     return load_processed(name, tie_rule).dataset
