@@ -105,7 +105,7 @@ def sample_negatives(rng: np.random.Generator, targets: np.ndarray, n_items: int
 
 
 def make_optimizer(model, cfg: TrainConfig, folded_l2: dict | None = None) -> torch.optim.Optimizer:
-    """The optimiser; parameters in ``folded_l2`` ({param: lambda}, from ``model.fold_l2()``) get
+    """The optimiser; parameters in ``folded_l2`` ({param: lambda}, from ``model.whole_tensor_l2()``) get
     ``weight_decay = cfg.weight_decay + 2 * lambda`` (the gradient of lambda * ||p||^2)."""
     params = [p for p in model.parameters() if p.requires_grad]
     folded_l2 = folded_l2 or {}
@@ -148,7 +148,6 @@ def fit(model, split: Split, cfg: TrainConfig, seed: int, protocol: str = "valid
         device=None, progress: bool = True, description: str = "") -> FitResult:
     """Train ``model`` on ``split`` and evaluate it every ``cfg.eval_every`` epochs."""
     cfg = cfg.validate()
-    loss_fn = torch.compile(model.loss) if compile_enabled() else model.loss
     check_choice("protocol", protocol, PROTOCOLS)
     if protocol == "valid" and len(split.eval_users("valid")) == 0:
         raise ValueError("protocol 'valid' needs a split with validation items (hold_out_valid=True)")
@@ -168,9 +167,14 @@ def fit(model, split: Split, cfg: TrainConfig, seed: int, protocol: str = "valid
     users_t = torch.as_tensor(windows.users, device=device)
     inputs_t = torch.as_tensor(windows.inputs, device=device)
     targets_t = torch.as_tensor(windows.targets, device=device)
-    # Whole-tensor L2 terms go to the optimiser as weight decay (identical gradients, cheaper);
-    # the logged loss then leaves them out.
-    optimizer = make_optimizer(model, cfg, model.fold_l2()) if trainable else None
+    # The trainer's choice: the model's whole-tensor L2 terms go to the optimiser as weight decay
+    # (identical gradients, cheaper inside the fused step) and the loss it minimises, and logs,
+    # leaves them out.
+    folded_l2 = model.whole_tensor_l2() if trainable else {}
+    loss_fn = model.loss_without_whole_tensor_l2 if folded_l2 else model.loss
+    if compile_enabled():
+        loss_fn = torch.compile(loss_fn)
+    optimizer = make_optimizer(model, cfg, folded_l2) if trainable else None
     hists = {stage: HistoryIndex(split.history(stage)) for stage in ("valid", "test")}
     select_stage = "valid" if protocol == "valid" else "test"
     result = FitResult()

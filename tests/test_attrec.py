@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from attrec_lib import models
-from attrec_lib.models.attrec import AttRec, AttRecConfig, preset, time_embedding
+from attrec_lib.models.attrec import AttRec, AttRecConfig, time_embedding
 from attrec_lib.models.base import Batch
 
 
@@ -167,7 +167,7 @@ def test_norm_clipping_puts_rows_in_the_unit_ball():
 
 
 def test_padding_row_gets_no_gradient_and_is_not_attended():
-    model = AttRec(3, 5, preset("paper", d=4, seq_len=3, n_targets=1))
+    model = AttRec(3, 5, models.make_config("attrec", "paper", d=4, seq_len=3, n_targets=1))
     batch = Batch(torch.tensor([0, 1]), torch.tensor([[5, 1, 2], [0, 1, 2]]), torch.tensor([[3], [4]]),
                   torch.tensor([[0], [1]]))
     model.loss(batch).backward()
@@ -177,13 +177,13 @@ def test_padding_row_gets_no_gradient_and_is_not_attended():
 
 
 def test_seq_len_one_does_not_mask_its_only_item():
-    model = AttRec(2, 4, preset("paper", d=4, seq_len=1, n_targets=1))
+    model = AttRec(2, 4, models.make_config("attrec", "paper", d=4, seq_len=1, n_targets=1))
     m = model.short_term_intent(torch.tensor([[2]]))
     assert torch.allclose(m[0], model.X[2])
 
 
 def test_presets_differ_where_paper_and_code_differ():
-    paper, code = preset("paper"), preset("released_code")
+    paper, code = models.make_config("attrec", "paper"), models.make_config("attrec", "released_code")
     assert (paper.d, code.d) == (100, 150)
     assert (paper.mask, code.mask) == ("before_softmax", "after_softmax")
     assert (paper.time_embedding, code.time_embedding) == ("interleaved", "concatenated")
@@ -212,7 +212,7 @@ def test_unknown_preset_and_field():
 
 def test_training_step_reduces_the_loss():
     torch.manual_seed(0)
-    model = AttRec(4, 10, preset("paper", d=8, seq_len=3, n_targets=2))
+    model = AttRec(4, 10, models.make_config("attrec", "paper", d=8, seq_len=3, n_targets=2))
     batch = Batch(torch.tensor([0, 1, 2, 3]), torch.tensor([[1, 2, 3], [2, 3, 4], [3, 4, 5], [4, 5, 6]]),
                   torch.tensor([[4, 5], [5, 6], [6, 7], [7, 8]]), torch.tensor([[9, 0], [0, 1], [1, 2], [2, 3]]))
     opt = torch.optim.Adagrad(model.parameters(), lr=0.05)

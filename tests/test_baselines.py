@@ -3,6 +3,7 @@ registered model, and a short fit on planted sequences (every model beats Pop, t
 sequence-aware ones beat BPR-MF)."""
 import dataclasses
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -240,7 +241,7 @@ def test_every_baseline_has_paper_preset_training_and_docstring(name):
         assert cfg.d == 100  # the AttRec paper's fairness rule
     assert models.training_overrides(name, None) == models.training_overrides(name, "paper")
     TrainConfig(**models.training_overrides(name, "paper")).validate()
-    doc = models._module(name).__doc__
+    doc = sys.modules[models.model_class(name).__module__].__doc__
     assert doc and ("Deviation" in doc or name == "pop")
 
 

@@ -113,10 +113,11 @@ def test_l2_folded_into_the_optimiser_gives_the_same_updates():
     for fold in (False, True):
         torch.manual_seed(0)
         model = models.build("attrec", 3, 10, cfg)
-        opt = make_optimizer(model, tcfg, model.fold_l2() if fold else None)
+        opt = make_optimizer(model, tcfg, model.whole_tensor_l2() if fold else None)
+        loss = model.loss_without_whole_tensor_l2 if fold else model.loss
         for _ in range(5):
             opt.zero_grad()
-            model.loss(batch).backward()
+            loss(batch).backward()
             opt.step()
         params.append([p.detach().clone() for p in model.parameters()])
     for a, b in zip(*params):

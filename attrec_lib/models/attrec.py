@@ -37,20 +37,18 @@ diagonal mask is skipped (it would mask the only item).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import Batch, SequentialRecommender, check_choice, check_range, squared_distances
+from .base import Batch, ModelConfig, SequentialRecommender, check_choice, check_range, squared_distances
 
 
 @dataclass(frozen=True)
-class AttRecConfig:
+class AttRecConfig(ModelConfig):
     d: int = 100  # latent dimension of U, V, X and W (paper 100, released code 150)
-    seq_len: int = 5  # L: recent items read by self-attention (paper: 5 MovieLens, 3 MovieTweetings, 2 others)
-    n_targets: int = 3  # T: next items per training window (paper: 3 MovieLens, 1 others)
     omega: float = 0.2  # weight of the long-term term ||U_u - V_i||^2 (Eq. 10); 1 - omega on the short-term
     margin: float = 0.5  # gamma of the hinge loss (Eq. 11), fixed at 0.5 in the paper
     self_attention: bool = True  # False: m = mean of the L input embeddings (Table 3 ablation)
@@ -68,9 +66,8 @@ class AttRecConfig:
     w_init: str = "glorot"  # W_Q/W_K init: "glorot" uniform (tf.layers.dense's default) or "normal" (init_std)
 
     def validate(self) -> "AttRecConfig":
+        super().validate()
         check_range("d", self.d, 1)
-        check_range("seq_len (L)", self.seq_len, 1)
-        check_range("n_targets (T)", self.n_targets, 1)
         check_range("omega", self.omega, 0.0, 1.0)
         check_range("margin", self.margin, 0.0)
         check_range("qk_dropout", self.qk_dropout, 0.0, 1.0)
@@ -87,7 +84,8 @@ class AttRecConfig:
         return self
 
 
-# Model settings of the two named presets (training settings live in train.PRESET_TRAINING).
+# Model settings of the two named presets (their training settings: AttRec.training and
+# AttRec.preset_training below).
 PRESETS = {
     "paper": AttRecConfig(),
     "released_code": AttRecConfig(
@@ -96,13 +94,6 @@ PRESETS = {
         reg_embeddings=0.0005, reg_weights=0.005, pairs="aligned", init_std=0.001,
     ),
 }
-
-
-def preset(name: str, **overrides) -> AttRecConfig:
-    """A named preset with fields overridden, validated."""
-    if name not in PRESETS:
-        raise ValueError(f"unknown AttRec preset {name!r}; known presets: {sorted(PRESETS)}")
-    return replace(PRESETS[name], **overrides).validate()
 
 
 def time_embedding(seq_len: int, d: int, kind: str) -> torch.Tensor:
@@ -141,10 +132,13 @@ def _truncated_normal_(tensor: torch.Tensor, std: float) -> torch.Tensor:
 class AttRec(SequentialRecommender):
     """Self-attention over the last L items (short-term) + user-item metric (long-term)."""
 
-    def __init__(self, n_users: int, n_items: int, config: AttRecConfig = AttRecConfig()):
-        super().__init__()
-        self.config = config.validate()
-        self.n_users, self.n_items = n_users, n_items
+    config_class, presets = AttRecConfig, PRESETS
+    training = {"optimizer": "adagrad", "lr": 0.05, "initial_accumulator": 0.1}  # paper: Adagrad, lr 0.05
+    preset_training = {"released_code": {"initial_accumulator": 0.05}}  # the released code's Adagrad
+
+    def __init__(self, n_users: int, n_items: int, config: AttRecConfig | None = None):
+        super().__init__(n_users, n_items, config)
+        config = self.config
         d = config.d
         self.U = nn.Parameter(_truncated_normal_(torch.empty(n_users, d), config.init_std))
         self.V = nn.Parameter(_truncated_normal_(torch.empty(n_items, d), config.init_std))
@@ -249,7 +243,8 @@ class AttRec(SequentialRecommender):
         return -dist
 
     # -- training objective (Eq. 11-12) ------------------------------------------------------
-    def loss(self, batch: Batch) -> torch.Tensor:
+    def _hinge(self, batch: Batch) -> torch.Tensor:
+        """Eq. 11's hinge term over the batch."""
         cfg = self.config
         m = self.short_term_intent(batch.inputs)
         # one gather and one distance pass for targets and negatives together (fewer small ops)
@@ -261,30 +256,34 @@ class AttRec(SequentialRecommender):
         else:
             gap = y_pos + cfg.margin - y_neg  # (B, T)
         hinge = F.relu(gap)
-        loss = hinge.sum() if cfg.hinge_reduction == "sum" else hinge.mean()
-        return loss + self.regularization(batch)
+        return hinge.sum() if cfg.hinge_reduction == "sum" else hinge.mean()
 
-    def fold_l2(self) -> dict:
-        """The L2 terms on whole tensors (W always; U, V, X under ``l2_tables``) become the
-        optimiser's weight decay (see base.SequentialRecommender.fold_l2): same gradients."""
+    def loss(self, batch: Batch) -> torch.Tensor:
+        return self._hinge(batch) + self.regularization(batch)
+
+    def loss_without_whole_tensor_l2(self, batch: Batch) -> torch.Tensor:
+        return self._hinge(batch) + self.regularization(batch, whole_tensors=False)
+
+    def whole_tensor_l2(self) -> dict:
+        """The L2 terms on whole tensors: W always; U, V, X under ``l2_tables``."""
         cfg = self.config
-        folded = {w: cfg.reg_weights for w in self.weight_matrices()}
+        terms = {w: cfg.reg_weights for w in self.weight_matrices()}
         if cfg.reg_mode == "l2_tables":
-            folded.update({self.U: cfg.reg_embeddings, self.V: cfg.reg_embeddings, self.X: cfg.reg_embeddings})
-        self._l2_folded = True
-        return folded
+            terms.update({self.U: cfg.reg_embeddings, self.V: cfg.reg_embeddings, self.X: cfg.reg_embeddings})
+        return terms
 
     def weight_matrices(self) -> list:
         """The non-embedding weights under ``reg_weights``: W_Q (and W_K when not shared)."""
         return [self.W_Q] if self.config.shared_qk else [self.W_Q, self.W_K]
 
-    def regularization(self, batch: Batch) -> torch.Tensor:
+    def regularization(self, batch: Batch, whole_tensors: bool = True) -> torch.Tensor:
+        """Eq. 11's L2 (or nothing but W's under norm clipping); ``whole_tensors=False`` leaves
+        out the terms of :meth:`whole_tensor_l2` (the trainer gave them to the optimiser)."""
         cfg = self.config
         reg = torch.zeros((), device=self.U.device)
-        folded = getattr(self, "_l2_folded", False)
-        if not folded:
+        if whole_tensors:
             reg = reg + cfg.reg_weights * sum((w ** 2).sum() for w in self.weight_matrices())
-        if cfg.reg_mode == "l2_tables" and not folded:
+        if cfg.reg_mode == "l2_tables" and whole_tensors:
             tables = (self.U ** 2).sum() + (self.V ** 2).sum() + (self.X ** 2).sum()
             reg = reg + cfg.reg_embeddings * tables
         elif cfg.reg_mode == "l2_batch":
@@ -301,12 +300,3 @@ class AttRec(SequentialRecommender):
                 norms = table.norm(dim=1, keepdim=True).clamp_min(1.0)
                 table.div_(norms)
 
-
-# Registry hooks (see models/__init__.py).
-MODEL, CONFIG = AttRec, AttRecConfig
-# Training settings per preset (TrainConfig overrides); None applies when no preset is named.
-TRAINING = {
-    None: {"optimizer": "adagrad", "lr": 0.05, "initial_accumulator": 0.1},
-    "paper": {"optimizer": "adagrad", "lr": 0.05, "initial_accumulator": 0.1},
-    "released_code": {"optimizer": "adagrad", "lr": 0.05, "initial_accumulator": 0.05},
-}

@@ -9,9 +9,12 @@ they hold:
   (distance models return minus the distance).
 * ``after_step()``: called after each optimiser step (norm clipping, Eq. 12 of AttRec).
 * ``prepare(split)``: called once before training (statistics such as item popularity).
+* ``whole_tensor_l2()`` and ``loss_without_whole_tensor_l2(batch)``: for a trainer that moves
+  whole-tensor L2 penalties into the optimiser's weight decay (same gradients, cheaper).
 
-Every model also carries ``config`` (a frozen dataclass) with at least ``seq_len`` (L, the
-number of recent items it reads) and ``n_targets`` (T, the targets per training window).
+Every model also carries ``config`` (a frozen dataclass, a :class:`ModelConfig`) with at least
+``seq_len`` (L, the number of recent items it reads) and ``n_targets`` (T, the targets per
+training window); the base class's constructor validates it.
 """
 from __future__ import annotations
 
@@ -31,12 +34,39 @@ class Batch:
     negatives: torch.Tensor  # (B, T) one sampled negative per target
 
 
-class SequentialRecommender(nn.Module):
-    """Base class: subclasses set ``self.config``, ``self.n_users``, ``self.n_items``."""
+@dataclass(frozen=True)
+class ModelConfig:
+    """The fields every model's config has: the window it trains and ranks on.
 
-    config: object
-    n_users: int
-    n_items: int
+    A model's config subclasses this (frozen dataclass, one commented field each) and its
+    ``validate()`` calls ``super().validate()`` before checking its own fields.
+    """
+
+    seq_len: int = 5  # L: recent items a model reads (paper: 5 MovieLens, 3 MovieTweetings, 2 others)
+    n_targets: int = 3  # T: next items per training window (paper: 3 MovieLens, 1 others)
+
+    def validate(self):
+        check_range("seq_len (L)", self.seq_len, 1)
+        check_range("n_targets (T)", self.n_targets, 1)
+        return self
+
+
+class SequentialRecommender(nn.Module):
+    """Base class. A subclass names its config class and presets, and the training settings it
+    needs; everything the registry (models/__init__.py) knows about a model is on its class."""
+
+    config_class: type = ModelConfig  # the model's config dataclass
+    presets: dict = {}  # preset name -> config (every model has "paper")
+    training: dict = {}  # TrainConfig fields the model sets, with or without a preset (optimiser, lr)
+    preset_training: dict = {}  # preset name -> TrainConfig fields that preset changes on top of ``training``
+
+    def __init__(self, n_users: int, n_items: int, config=None):
+        super().__init__()
+        config = self.config_class() if config is None else config
+        if not isinstance(config, self.config_class):
+            raise TypeError(f"{type(self).__name__} needs a {self.config_class.__name__}, got {type(config).__name__}")
+        self.config = config.validate()
+        self.n_users, self.n_items = n_users, n_items
 
     def loss(self, batch: Batch) -> torch.Tensor:
         raise NotImplementedError
@@ -47,17 +77,22 @@ class SequentialRecommender(nn.Module):
     def after_step(self) -> None:
         """Hook run after each optimiser step; most models do nothing."""
 
-    def fold_l2(self) -> dict:
-        """Hand whole-tensor L2 penalties to the optimiser; returns {parameter: lambda}.
+    def whole_tensor_l2(self) -> dict:
+        """{parameter: lambda} for each penalty ``lambda * ||p||^2`` over a whole tensor in ``loss()``.
 
-        A penalty lambda * ||p||^2 on a whole tensor has the gradient 2 * lambda * p, which is
-        exactly the optimiser's (coupled) ``weight_decay = 2 * lambda``. A model that returns a
-        non-empty mapping leaves those terms out of ``loss()`` from then on (so the logged loss
-        no longer includes them); the trainer puts each parameter in a group with that weight
-        decay. Applied inside the fused optimiser step this is cheaper than autograd through a
-        sum of squares over a whole table. Default: nothing folded.
+        Such a penalty has the gradient ``2 * lambda * p``, exactly the optimiser's (coupled)
+        ``weight_decay = 2 * lambda``; applied inside the fused optimiser step it is cheaper than
+        autograd through a sum of squares over a whole table. The trainer chooses to do that: it
+        gives these to the optimiser and calls :meth:`loss_without_whole_tensor_l2`. A query only;
+        the model does not change. Default: none.
         """
         return {}
+
+    def loss_without_whole_tensor_l2(self, batch: Batch) -> torch.Tensor:
+        """``loss(batch)`` minus the penalties of :meth:`whole_tensor_l2` (the optimiser applies them)."""
+        if self.whole_tensor_l2():
+            raise NotImplementedError(f"{type(self).__name__} lists whole-tensor L2 terms but cannot leave them out")
+        return self.loss(batch)
 
     def prepare(self, split) -> None:
         """Hook run once before training with the training split (e.g. Pop counts items).

@@ -27,22 +27,19 @@ import torch
 from torch import nn
 
 from ._shared import bpr_loss, normal_table, sq
-from .base import Batch, SequentialRecommender, check_range
+from .base import Batch, ModelConfig, SequentialRecommender, check_range
 
 
 @dataclass(frozen=True)
-class BPRMFConfig:
+class BPRMFConfig(ModelConfig):
     d: int = 100  # latent dimension (AttRec paper: 100 for every model)
-    seq_len: int = 5  # L: unused by the score; 5 so BPR-MF trains on exactly AttRec's ML windows
-    n_targets: int = 3  # T: targets per window (AttRec's MovieLens setting, so every model sees the same windows)
     item_bias: bool = True  # add b_i (ours, like TransRec's beta_i); Rendle et al. 2009 have none
     l2: float = 1e-4  # lambda of the per-pair L2 (BPR-Opt's lambda_Theta; untuned, ours)
     init_std: float = 0.01  # std of the normal initialisation (ours; Rendle et al. use N(0, 0.1^2))
 
     def validate(self) -> "BPRMFConfig":
+        super().validate()
         check_range("d", self.d, 1)
-        check_range("seq_len (L)", self.seq_len, 1)
-        check_range("n_targets (T)", self.n_targets, 1)
         check_range("l2", self.l2, 0.0)
         check_range("init_std", self.init_std, 0.0, low_open=True)
         return self
@@ -52,10 +49,14 @@ PRESETS = {"paper": BPRMFConfig()}
 
 
 class BPRMF(SequentialRecommender):
-    def __init__(self, n_users: int, n_items: int, config: BPRMFConfig = BPRMFConfig()):
-        super().__init__()
-        self.config = config.validate()
-        self.n_users, self.n_items = n_users, n_items
+    config_class, presets = BPRMFConfig, PRESETS
+    # Adam 1e-3: the AttRec authors' PRME code (our notes) and Caser/SASRec use it; the paper's own
+    # baseline settings are not reported.
+    training = {"optimizer": "adam", "lr": 1e-3}
+
+    def __init__(self, n_users: int, n_items: int, config: BPRMFConfig | None = None):
+        super().__init__(n_users, n_items, config)
+        config = self.config
         self.U = normal_table(n_users, config.d, config.init_std)
         self.V = normal_table(n_items, config.d, config.init_std)
         self.b = nn.Parameter(torch.zeros(n_items), requires_grad=config.item_bias)
@@ -72,12 +73,3 @@ class BPRMF(SequentialRecommender):
         reg = (sq(self.U[batch.users])[:, None] + sq(self.V[batch.targets]) + sq(self.V[batch.negatives])
                + self.b[batch.targets] ** 2 + self.b[batch.negatives] ** 2)  # (B, T)
         return bpr_loss(pos, neg) + self.config.l2 * reg.mean()
-
-
-MODEL, CONFIG = BPRMF, BPRMFConfig
-# Adam 1e-3: the AttRec authors' PRME code (our notes) and Caser/SASRec use it; the paper's own
-# baseline settings are not reported.
-TRAINING = {
-    None: {"optimizer": "adam", "lr": 1e-3},
-    "paper": {"optimizer": "adam", "lr": 1e-3},
-}

@@ -33,22 +33,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._shared import bce_loss, padded_table
-from .base import Batch, SequentialRecommender, check_range
+from .base import Batch, ModelConfig, SequentialRecommender, check_range
 
 
 @dataclass(frozen=True)
-class CaserConfig:
+class CaserConfig(ModelConfig):
     d: int = 100  # latent dimension (AttRec paper: 100; Caser's code: 50)
-    seq_len: int = 5  # L: input items (Caser's code: 5; AttRec's MovieLens setting)
-    n_targets: int = 3  # T: targets per window (Caser's code: 3)
     n_h: int = 16  # horizontal filters per height (Caser's code: 16)
     n_v: int = 4  # vertical filters (Caser's code: 4)
     dropout: float = 0.5  # dropout before the dense layer (Caser's code: 0.5)
 
     def validate(self):
+        super().validate()
         check_range("d", self.d, 1)
-        check_range("seq_len (L)", self.seq_len, 1)
-        check_range("n_targets (T)", self.n_targets, 1)
         check_range("n_h", self.n_h, 1)
         check_range("n_v", self.n_v, 1)
         check_range("dropout", self.dropout, 0.0, 1.0)
@@ -61,10 +58,13 @@ PRESETS = {"paper": CaserConfig()}
 
 
 class Caser(SequentialRecommender):
-    def __init__(self, n_users: int, n_items: int, config: CaserConfig = CaserConfig()):
-        super().__init__()
-        self.config = config.validate()
-        self.n_users, self.n_items = n_users, n_items
+    config_class, presets = CaserConfig, PRESETS
+    # Caser's official code: Adam, lr 1e-3, weight decay 1e-6
+    training = {"optimizer": "adam", "lr": 1e-3, "weight_decay": 1e-6}
+
+    def __init__(self, n_users: int, n_items: int, config: CaserConfig | None = None):
+        super().__init__(n_users, n_items, config)
+        config = self.config
         d, L = config.d, config.seq_len
         self.E = padded_table(n_items, d, 1.0 / d)  # input items (+ PAD row)
         self.P = nn.Parameter(torch.randn(n_users, d) / d)  # users
@@ -99,10 +99,3 @@ class Caser(SequentialRecommender):
         pos = (x * self.W2[batch.targets]).sum(-1) + self.b2[batch.targets]  # (B, T)
         neg = (x * self.W2[batch.negatives]).sum(-1) + self.b2[batch.negatives]
         return bce_loss(pos, neg)
-
-
-MODEL, CONFIG = Caser, CaserConfig
-TRAINING = {  # Caser's official code: Adam, lr 1e-3, weight decay 1e-6
-    None: {"optimizer": "adam", "lr": 1e-3, "weight_decay": 1e-6},
-    "paper": {"optimizer": "adam", "lr": 1e-3, "weight_decay": 1e-6},
-}

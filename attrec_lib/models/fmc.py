@@ -28,14 +28,5 @@ PRESETS = {"paper": FMCConfig()}
 
 
 class FMC(FPMC):
+    config_class, presets = FMCConfig, PRESETS  # training: FPMC's (Adam 1e-3)
     user_term = False
-
-    def __init__(self, n_users: int, n_items: int, config: FMCConfig = FMCConfig()):
-        super().__init__(n_users, n_items, config)
-
-
-MODEL, CONFIG = FMC, FMCConfig
-TRAINING = {
-    None: {"optimizer": "adam", "lr": 1e-3},
-    "paper": {"optimizer": "adam", "lr": 1e-3},
-}

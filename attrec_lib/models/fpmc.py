@@ -29,23 +29,20 @@ import torch
 from torch import nn
 
 from ._shared import TRAIN_PREV_CHOICES, bpr_loss, normal_table, padded_table, previous_items, sq
-from .base import Batch, SequentialRecommender, check_choice, check_range
+from .base import Batch, ModelConfig, SequentialRecommender, check_choice, check_range
 
 
 @dataclass(frozen=True)
-class FPMCConfig:
+class FPMCConfig(ModelConfig):
     d: int = 100  # latent dimension of U, V, L, F (AttRec paper: 100 for every model)
-    seq_len: int = 5  # L: windows as AttRec's; only inputs[:, -1] is read
-    n_targets: int = 3  # T: targets per window (AttRec's MovieLens setting)
     train_prev: str = "shifted"  # previous item of each training target: "shifted" or "last_input"
     item_bias: bool = True  # add b_i (ours); Rendle et al. 2010 have none
     l2: float = 1e-4  # lambda of the per-pair L2 (Rendle et al. tune it; untuned, ours)
     init_std: float = 0.01  # std of the normal initialisation (Rendle et al.: N(0, 0.01))
 
     def validate(self):
+        super().validate()
         check_range("d", self.d, 1)
-        check_range("seq_len (L)", self.seq_len, 1)
-        check_range("n_targets (T)", self.n_targets, 1)
         check_choice("train_prev", self.train_prev, TRAIN_PREV_CHOICES)
         check_range("l2", self.l2, 0.0)
         check_range("init_std", self.init_std, 0.0, low_open=True)
@@ -56,12 +53,14 @@ PRESETS = {"paper": FPMCConfig()}
 
 
 class FPMC(SequentialRecommender):
+    config_class, presets = FPMCConfig, PRESETS
+    # Adam 1e-3 (as the AttRec authors' PRME code); the paper's baseline settings are not reported.
+    training = {"optimizer": "adam", "lr": 1e-3}
     user_term = True  # FMC (fmc.py) switches the <U_u, V_i> term off
 
-    def __init__(self, n_users: int, n_items: int, config: FPMCConfig = FPMCConfig()):
-        super().__init__()
-        self.config = config.validate()
-        self.n_users, self.n_items = n_users, n_items
+    def __init__(self, n_users: int, n_items: int, config: FPMCConfig | None = None):
+        super().__init__(n_users, n_items, config)
+        config = self.config
         d, std = config.d, config.init_std
         if self.user_term:
             self.U = normal_table(n_users, d, std)  # user -> item factors
@@ -91,11 +90,3 @@ class FPMC(SequentialRecommender):
         if self.user_term:
             reg = reg + sq(self.U[batch.users])[:, None] + sq(self.V[batch.targets]) + sq(self.V[batch.negatives])
         return bpr_loss(pos, neg) + self.config.l2 * reg.mean()
-
-
-MODEL, CONFIG = FPMC, FPMCConfig
-# Adam 1e-3 (as the AttRec authors' PRME code); the paper's baseline settings are not reported.
-TRAINING = {
-    None: {"optimizer": "adam", "lr": 1e-3},
-    "paper": {"optimizer": "adam", "lr": 1e-3},
-}

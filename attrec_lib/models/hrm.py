@@ -28,23 +28,20 @@ import torch
 from torch import nn
 
 from ._shared import bce_loss, normal_table, padded_table, sq
-from .base import Batch, SequentialRecommender, check_range
+from .base import Batch, ModelConfig, SequentialRecommender, check_range
 
 
 @dataclass(frozen=True)
-class HRMConfig:
+class HRMConfig(ModelConfig):
     d: int = 100  # latent dimension (AttRec paper: 100 for every model)
-    seq_len: int = 5  # L: windows as AttRec's; the last n_last inputs are read
-    n_targets: int = 3  # T: targets per window (AttRec's MovieLens setting)
     n_last: int = 1  # items pooled at layer 1 (HRM: the last transaction = 1 item here)
     item_bias: bool = True  # output bias b_i (ours)
     l2: float = 1e-4  # lambda of the per-pair L2 (HRM tunes it; untuned, ours)
     init_std: float = 0.01  # std of the normal initialisation (ours)
 
     def validate(self):
+        super().validate()
         check_range("d", self.d, 1)
-        check_range("seq_len (L)", self.seq_len, 1)
-        check_range("n_targets (T)", self.n_targets, 1)
         check_range("n_last", self.n_last, 1, self.seq_len)
         check_range("l2", self.l2, 0.0)
         check_range("init_std", self.init_std, 0.0, low_open=True)
@@ -55,10 +52,12 @@ PRESETS = {"paper": HRMConfig()}
 
 
 class HRM(SequentialRecommender):
-    def __init__(self, n_users: int, n_items: int, config: HRMConfig = HRMConfig()):
-        super().__init__()
-        self.config = config.validate()
-        self.n_users, self.n_items = n_users, n_items
+    config_class, presets = HRMConfig, PRESETS
+    training = {"optimizer": "adam", "lr": 1e-3}
+
+    def __init__(self, n_users: int, n_items: int, config: HRMConfig | None = None):
+        super().__init__(n_users, n_items, config)
+        config = self.config
         d, std = config.d, config.init_std
         self.U = normal_table(n_users, d, std)
         self.X = padded_table(n_items, d, std)  # input items (+ PAD row)
@@ -83,10 +82,3 @@ class HRM(SequentialRecommender):
         reg = (sq(self.U[batch.users]) + sq(self.X(last)).sum(1))[:, None] + sq(self.V[batch.targets]) \
             + sq(self.V[batch.negatives]) + self.b[batch.targets] ** 2 + self.b[batch.negatives] ** 2
         return bce_loss(pos, neg) + self.config.l2 * reg.mean()
-
-
-MODEL, CONFIG = HRM, HRMConfig
-TRAINING = {
-    None: {"optimizer": "adam", "lr": 1e-3},
-    "paper": {"optimizer": "adam", "lr": 1e-3},
-}

@@ -43,12 +43,16 @@ PRESETS = {"paper": LSTMPlusConfig()}
 
 
 class LSTMPlus(attrec.AttRec):
-    def __init__(self, n_users: int, n_items: int, config: LSTMPlusConfig = LSTMPlusConfig()):
+    config_class, presets = LSTMPlusConfig, PRESETS
+    preset_training = {}  # AttRec's training (Adagrad, lr 0.05) for its one preset
+
+    def __init__(self, n_users: int, n_items: int, config: LSTMPlusConfig | None = None):
         super().__init__(n_users, n_items, config)
         del self.W_Q  # no self-attention
         if hasattr(self, "W_K"):
             del self.W_K
-        self.lstm = nn.LSTM(config.d, config.d, num_layers=1, batch_first=True)
+        d = self.config.d
+        self.lstm = nn.LSTM(d, d, num_layers=1, batch_first=True)
 
     def short_term_intent(self, inputs: torch.Tensor) -> torch.Tensor:
         """m (B, d) from the LSTM over the L input embeddings."""
@@ -61,16 +65,10 @@ class LSTMPlus(attrec.AttRec):
     def attention(self, inputs):
         raise NotImplementedError("LSTM+ has no attention weights")
 
-    def fold_l2(self) -> dict:
+    def whole_tensor_l2(self) -> dict:
         return {}  # every L2 term stays in the loss (AttRec.regularization with weight_matrices())
 
     def weight_matrices(self) -> list:
         """``reg_weights`` applies to the LSTM's weight matrices (AttRec's W_Q is gone)."""
         return [w for name, w in self.lstm.named_parameters() if name.startswith("weight")]
 
-
-MODEL, CONFIG = LSTMPlus, LSTMPlusConfig
-TRAINING = {  # AttRec's training (attrec.py)
-    None: dict(attrec.TRAINING["paper"]),
-    "paper": dict(attrec.TRAINING["paper"]),
-}

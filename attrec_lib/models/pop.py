@@ -12,28 +12,22 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .base import Batch, SequentialRecommender, check_range
+from .base import Batch, ModelConfig, SequentialRecommender
 
 
 @dataclass(frozen=True)
-class PopConfig:
-    seq_len: int = 5  # L: windows/evaluation inputs as AttRec's (ignored by the score)
-    n_targets: int = 3  # T: targets per window (unused: nothing is trained)
-
-    def validate(self):
-        check_range("seq_len (L)", self.seq_len, 1)
-        check_range("n_targets (T)", self.n_targets, 1)
-        return self
+class PopConfig(ModelConfig):
+    """The window only: L sets the evaluation inputs (ignored by the score), T is unused."""
 
 
 PRESETS = {"paper": PopConfig()}
 
 
 class Pop(SequentialRecommender):
-    def __init__(self, n_users: int, n_items: int, config: PopConfig = PopConfig()):
-        super().__init__()
-        self.config = config.validate()
-        self.n_users, self.n_items = n_users, n_items
+    config_class, presets = PopConfig, PRESETS  # no training settings: nothing is trained
+
+    def __init__(self, n_users: int, n_items: int, config: PopConfig | None = None):
+        super().__init__(n_users, n_items, config)
         self.register_buffer("counts", torch.zeros(n_items))
 
     def prepare(self, split) -> None:
@@ -46,7 +40,3 @@ class Pop(SequentialRecommender):
 
     def loss(self, batch: Batch) -> torch.Tensor:
         raise RuntimeError("Pop has nothing to train")
-
-
-MODEL, CONFIG = Pop, PopConfig
-TRAINING = {None: {}, "paper": {}}

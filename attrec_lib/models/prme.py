@@ -28,23 +28,20 @@ from dataclasses import dataclass
 import torch
 
 from ._shared import TRAIN_PREV_CHOICES, bpr_loss, normal_table, padded_table, previous_items, sq
-from .base import Batch, SequentialRecommender, check_choice, check_range, squared_distances
+from .base import Batch, ModelConfig, SequentialRecommender, check_choice, check_range, squared_distances
 
 
 @dataclass(frozen=True)
-class PRMEConfig:
+class PRMEConfig(ModelConfig):
     d: int = 100  # dimension of both spaces (AttRec paper: 100 for every model)
-    seq_len: int = 5  # L: windows as AttRec's; only inputs[:, -1] is read
-    n_targets: int = 3  # T: targets per window (AttRec's MovieLens setting)
     alpha: float = 0.2  # weight of the user-preference distance (AttRec authors' PRME code: 0.2/0.8)
     train_prev: str = "shifted"  # previous item of each training target: "shifted" or "last_input"
     l2: float = 1e-4  # lambda of the per-pair L2 (Feng et al. tune it; untuned, ours)
     init_std: float = 0.01  # std of the normal initialisation (ours)
 
     def validate(self):
+        super().validate()
         check_range("d", self.d, 1)
-        check_range("seq_len (L)", self.seq_len, 1)
-        check_range("n_targets (T)", self.n_targets, 1)
         check_range("alpha", self.alpha, 0.0, 1.0)
         check_choice("train_prev", self.train_prev, TRAIN_PREV_CHOICES)
         check_range("l2", self.l2, 0.0)
@@ -56,10 +53,13 @@ PRESETS = {"paper": PRMEConfig()}
 
 
 class PRME(SequentialRecommender):
-    def __init__(self, n_users: int, n_items: int, config: PRMEConfig = PRMEConfig()):
-        super().__init__()
-        self.config = config.validate()
-        self.n_users, self.n_items = n_users, n_items
+    config_class, presets = PRMEConfig, PRESETS
+    # Adam 1e-3: the AttRec authors' PRME code (our notes)
+    training = {"optimizer": "adam", "lr": 1e-3}
+
+    def __init__(self, n_users: int, n_items: int, config: PRMEConfig | None = None):
+        super().__init__(n_users, n_items, config)
+        config = self.config
         d, std = config.d, config.init_std
         self.U = normal_table(n_users, d, std)  # users, preference space
         self.P = normal_table(n_items, d, std)  # items, preference space
@@ -85,10 +85,3 @@ class PRME(SequentialRecommender):
                + sq(self.P[batch.targets]) + sq(self.P[batch.negatives])
                + sq(self.S(batch.targets)) + sq(self.S(batch.negatives)))
         return bpr_loss(pos, neg) + self.config.l2 * reg.mean()
-
-
-MODEL, CONFIG = PRME, PRMEConfig
-TRAINING = {  # Adam 1e-3: the AttRec authors' PRME code (our notes)
-    None: {"optimizer": "adam", "lr": 1e-3},
-    "paper": {"optimizer": "adam", "lr": 1e-3},
-}

@@ -34,22 +34,19 @@ import torch
 from torch import nn
 
 from ._shared import bce_loss
-from .base import Batch, SequentialRecommender, check_range
+from .base import Batch, ModelConfig, SequentialRecommender, check_range
 
 
 @dataclass(frozen=True)
-class SASRecConfig:
+class SASRecConfig(ModelConfig):
     d: int = 100  # hidden size = item embedding size (AttRec paper: 100; SASRec: 50)
-    seq_len: int = 5  # L: input items (AttRec's MovieLens windows; SASRec uses n = 200 on ML-1M)
-    n_targets: int = 3  # T: targets per window, all predicted from the last position
     n_blocks: int = 2  # self-attention blocks (SASRec: 2)
     n_heads: int = 1  # attention heads (SASRec: 1)
     dropout: float = 0.2  # dropout rate (SASRec: 0.2 on MovieLens-1M, 0.5 on sparse sets)
 
     def validate(self):
+        super().validate()
         check_range("d", self.d, 1)
-        check_range("seq_len (L)", self.seq_len, 1)
-        check_range("n_targets (T)", self.n_targets, 1)
         check_range("n_blocks", self.n_blocks, 0)
         check_range("n_heads", self.n_heads, 1)
         if self.d % self.n_heads:
@@ -82,10 +79,13 @@ class _Block(nn.Module):
 
 
 class SASRec(SequentialRecommender):
-    def __init__(self, n_users: int, n_items: int, config: SASRecConfig = SASRecConfig()):
-        super().__init__()
-        self.config = config.validate()
-        self.n_users, self.n_items = n_users, n_items
+    config_class, presets = SASRecConfig, PRESETS
+    # SASRec: Adam lr 1e-3
+    training = {"optimizer": "adam", "lr": 1e-3}
+
+    def __init__(self, n_users: int, n_items: int, config: SASRecConfig | None = None):
+        super().__init__(n_users, n_items, config)
+        config = self.config
         d = config.d
         self.item_emb = nn.Embedding(n_items + 1, d, padding_idx=n_items)
         self.pos_emb = nn.Embedding(config.seq_len, d)
@@ -117,10 +117,3 @@ class SASRec(SequentialRecommender):
         pos = (h * self.item_emb(batch.targets)).sum(-1)  # (B, T)
         neg = (h * self.item_emb(batch.negatives)).sum(-1)
         return bce_loss(pos, neg)
-
-
-MODEL, CONFIG = SASRec, SASRecConfig
-TRAINING = {  # SASRec: Adam lr 1e-3
-    None: {"optimizer": "adam", "lr": 1e-3},
-    "paper": {"optimizer": "adam", "lr": 1e-3},
-}

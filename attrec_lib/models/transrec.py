@@ -35,25 +35,22 @@ import torch
 from torch import nn
 
 from ._shared import TRAIN_PREV_CHOICES, bpr_loss, normal_table, padded_table, previous_items, sq
-from .base import Batch, SequentialRecommender, check_choice, check_range, squared_distances
+from .base import Batch, ModelConfig, SequentialRecommender, check_choice, check_range, squared_distances
 
 _EPS = 1e-12
 
 
 @dataclass(frozen=True)
-class TransRecConfig:
+class TransRecConfig(ModelConfig):
     d: int = 100  # latent dimension (AttRec paper: 100 for every model)
-    seq_len: int = 5  # L: windows as AttRec's; only inputs[:, -1] is read
-    n_targets: int = 3  # T: targets per window (AttRec's MovieLens setting)
     distance: str = "squared"  # "squared" Euclidean (ours, better on ML-100K) or "l2" (unsquared)
     train_prev: str = "shifted"  # previous item of each training target: "shifted" or "last_input"
     l2: float = 1e-4  # lambda on beta, T, t_u (TransRec tunes it; untuned, ours)
     init_std: float = 0.01  # std of the normal initialisation of gamma (ours)
 
     def validate(self):
+        super().validate()
         check_range("d", self.d, 1)
-        check_range("seq_len (L)", self.seq_len, 1)
-        check_range("n_targets (T)", self.n_targets, 1)
         check_choice("distance", self.distance, {"l2", "squared"})
         check_choice("train_prev", self.train_prev, TRAIN_PREV_CHOICES)
         check_range("l2", self.l2, 0.0)
@@ -65,10 +62,12 @@ PRESETS = {"paper": TransRecConfig()}
 
 
 class TransRec(SequentialRecommender):
-    def __init__(self, n_users: int, n_items: int, config: TransRecConfig = TransRecConfig()):
-        super().__init__()
-        self.config = config.validate()
-        self.n_users, self.n_items = n_users, n_items
+    config_class, presets = TransRecConfig, PRESETS
+    training = {"optimizer": "adam", "lr": 1e-3}
+
+    def __init__(self, n_users: int, n_items: int, config: TransRecConfig | None = None):
+        super().__init__(n_users, n_items, config)
+        config = self.config
         d = config.d
         self.gamma = padded_table(n_items, d, config.init_std)  # items (+ PAD row)
         self.T = nn.Parameter(torch.zeros(d))  # global translation
@@ -98,10 +97,3 @@ class TransRec(SequentialRecommender):
     def after_step(self) -> None:
         w = self.gamma.weight
         w.div_(w.norm(dim=1, keepdim=True).clamp_min(1.0))  # unit ball; the PAD row stays 0
-
-
-MODEL, CONFIG = TransRec, TransRecConfig
-TRAINING = {
-    None: {"optimizer": "adam", "lr": 1e-3},
-    "paper": {"optimizer": "adam", "lr": 1e-3},
-}
