@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import __version__, models, paths
+from . import __version__, models, paper_numbers, paths
 from .atomic import replace_atomically
 from .data.preprocess import check_tie_rule
 from .data.sequences import split_leave_last_out
@@ -248,3 +248,19 @@ def trained_model(spec: RunSpec, device="cpu", progress: bool = False):
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     replace_atomically(path, lambda fh: torch.save(state, fh))
     return model.cpu().eval()
+
+
+def figure3_maps(spec: RunSpec, users=paper_numbers.FIGURE3_USERS) -> dict:
+    """L x L attention weights of the model of ``spec`` (an AttRec run) at its headline epoch for
+    the given raw user ids, computed on each user's test input (the last L items before the test
+    item). On a data set without those users (the tiny profile's synthetic set), the first two
+    users."""
+    from .data import load_processed
+    model = trained_model(spec)
+    split = load_split(spec.dataset, spec.tie_rule, True)
+    index = {raw: i for i, raw in enumerate(load_processed(spec.dataset).user_ids)}
+    if not all(raw in index for raw in users):
+        users = tuple(index)[:2]
+    inputs = split.eval_inputs("test", spec.model_config["seq_len"])
+    return {f"{spec.dataset} user {raw}": model.attention_weights(torch.as_tensor(inputs[[index[raw]]]))[0].numpy()
+            for raw in users}

@@ -1,15 +1,17 @@
-"""The study's experiment plan: profiles, per-data-set settings, and the specs of each artifact.
+"""The study's experiment plan: profiles, and the specs of each paper artifact.
 
 Notebooks call these builders so that no two notebooks spell out the same grid, and a run
 shared by two artifacts (AttRec with default settings appears in Tables 2, 3 and 4) has one
-spec and is computed once.
+spec and is computed once. Per-data-set facts (the paper's L, T and regulariser, which paper set
+a stand-in replaces) come from the data registry (``data/registry.py``), model facts from the
+model registry (``models/__init__.py``), the paper's numbers from ``paper_numbers.py``.
 
 Profiles
 --------
 ``full``   every data set present (paper sets, else the labelled stand-ins), 3 seeds for the
            tables, the paper's sweep points.
-``standard`` the full profile without the ML-1M stand-in (users 1-2999 of ML-1M), whose runs
-           take five times longer: what the committed notebooks were built with on 2 cores.
+``standard`` the full profile without ML-1M (its stand-in, users 1-2999 of ML-1M, takes five
+           times longer per run): what the committed notebooks were built with on 2 cores.
 ``quick``  ML-100K only, one seed, fewer epochs and sweep points (about 10 minutes on 2 cores).
 ``tiny``   the synthetic planted data set with tiny models: checks that every notebook runs.
 """
@@ -19,21 +21,20 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from . import models, paper_numbers
-from .experiments import make_spec
+from .data import is_available
+from .data.registry import PAPER_DATASETS, SYNTHETIC, ablation_replacement, dataset_names, get_spec, paper_set, run_settings
+from .experiments import RunSpec, make_spec, run_grid
 
-# Baselines of the paper's Table 2, then ours beyond the paper (Pop, SASRec), then AttRec.
-PAPER_BASELINES = ("bprmf", "fmc", "fpmc", "hrm", "prme", "transrec", "caser", "lstm_plus")
-EXTRA_BASELINES = ("pop", "sasrec")
+# Baselines of the paper's Table 2, then ours beyond the paper (Pop, SASRec, ...), then AttRec.
+PAPER_BASELINES = tuple(m for m in paper_numbers.TABLE2_MODELS if m != "attrec")
+EXTRA_BASELINES = tuple(m for m in models.model_names() if m not in paper_numbers.TABLE2_MODELS)
 ALL_MODELS = PAPER_BASELINES + EXTRA_BASELINES + ("attrec",)
-MODEL_LABELS = {"bprmf": "BPRMF", "fmc": "FMC (MC)", "fpmc": "FPMC", "hrm": "HRM", "prme": "PRME",
-                "transrec": "TransRec", "caser": "Caser", "lstm_plus": "LSTM+", "pop": "Pop",
-                "sasrec": "SASRec", "attrec": "AttRec"}
+MODEL_LABELS = models.LABELS  # the model registry's labels, for the notebooks
 
-# The data sets this machine can run when the paper's own are missing (labelled stand-ins).
-STAND_IN_DATASETS = ("ml-100k", "ml-1m-first2999", "lastfm")
+# Paper sets left out of the standard profile (with their stand-ins): five times the cost per run.
+STANDARD_LEAVES_OUT = ("ml-1m",)
 
-
-PROFILES = ("full", "standard", "quick", "tiny")
+AGGREGATIONS = ("mean", "sum", "max", "min")
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,15 @@ class Profile:
     seq_lens: tuple  # Figure 4b
     dims: tuple  # Figure 5
     dim_models: tuple  # models of Figure 5
-    overrides: dict = field(default_factory=dict)  # model config overrides for every run (tiny: d)
+    overrides: dict = field(default_factory=dict)  # config fields set in every run of a model that has them (tiny: d)
     dim_datasets: tuple | None = None  # Figure 5 data sets (None: the ablation data sets)
+
+    def __post_init__(self):
+        for name in (*self.datasets, *self.ablation_datasets, *(self.dim_datasets or ())):
+            get_spec(name)  # an unknown data set raises, naming it
+        for key in self.overrides:
+            if not any(key in models.config_fields(m) for m in models.model_names()):
+                raise ValueError(f"profile {self.name!r}: override {key!r} is not a config field of any model")
 
     @property
     def figure5_datasets(self) -> tuple:
@@ -58,47 +66,64 @@ class Profile:
 
 
 def _present(names) -> tuple:
-    from .data import is_available
     return tuple(n for n in names if is_available(n))
 
 
 def _ablation_sets() -> tuple:
-    """The paper's four ablation sets where present; otherwise the stand-ins available here."""
-    from .data import is_available
+    """The paper's ablation sets where present; otherwise what the registry runs in their place."""
     chosen = []
-    for paper_set, stand_in in (("ml-100k", None), ("ml-1m", "ml-1m-first2999"),
-                                ("amazon-patio-lawn-garden", "lastfm"), ("amazon-digital-music", "lastfm")):
-        pick = paper_set if is_available(paper_set) else stand_in
+    for paper in paper_numbers.ABLATION_DATASETS:
+        pick = paper if is_available(paper) else ablation_replacement(paper)
         if pick and pick not in chosen and is_available(pick):
             chosen.append(pick)
     return tuple(chosen)
 
 
+PAPER_OMEGAS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # the paper's tuning grid of omega
+PAPER_SEQ_LENS = (1, 2, 3, 5, 7, 9)
+
+
+def _full() -> Profile:
+    return Profile(name="full", datasets=_present(dataset_names()), ablation_datasets=_ablation_sets(),
+                   seeds=(0, 1, 2), sweep_seeds=(0,), epochs=40, patience=5, omegas=PAPER_OMEGAS,
+                   seq_lens=PAPER_SEQ_LENS, dims=(10, 25, 50, 100, 150), dim_models=ALL_MODELS)
+
+
+def _standard() -> Profile:
+    # What one 2-core machine finishes in a few hours. Figure 5 leaves out LSTM+ and SASRec here
+    # (on a CPU they cost 5-10x an AttRec epoch) and runs on ML-100K only (the paper's Figure 5:
+    # ML-100K and Garden).
+    def kept(names):
+        return tuple(d for d in names if paper_set(d) not in STANDARD_LEAVES_OUT)
+    ablation = kept(_ablation_sets())
+    return Profile(name="standard", datasets=kept(_present(PAPER_DATASETS)), ablation_datasets=ablation,
+                   seeds=(0, 1, 2), sweep_seeds=(0,), epochs=40, patience=5, omegas=PAPER_OMEGAS,
+                   seq_lens=PAPER_SEQ_LENS, dims=(10, 25, 50, 100),
+                   dim_models=("pop", "bprmf", "fmc", "fpmc", "hrm", "prme", "transrec", "caser", "attrec"),
+                   dim_datasets=("ml-100k",) if "ml-100k" in ablation else None)
+
+
+def _quick() -> Profile:
+    return Profile(name="quick", datasets=_present(("ml-100k",)), ablation_datasets=_present(("ml-100k",)),
+                   seeds=(0,), sweep_seeds=(0,), epochs=12, patience=3, omegas=(0.0, 0.2, 0.6, 1.0),
+                   seq_lens=(1, 3, 5, 8), dims=(25, 100), dim_models=("bprmf", "fpmc", "caser", "attrec"))
+
+
+def _tiny() -> Profile:
+    return Profile(name="tiny", datasets=(SYNTHETIC,), ablation_datasets=(SYNTHETIC,), seeds=(0,),
+                   sweep_seeds=(0,), epochs=2, patience=0, omegas=(0.2, 1.0), seq_lens=(2, 3), dims=(8, 12),
+                   dim_models=("pop", "attrec"), overrides={"d": 8})
+
+
+_PROFILE_BUILDERS = {"full": _full, "standard": _standard, "quick": _quick, "tiny": _tiny}
+PROFILES = tuple(_PROFILE_BUILDERS)
+
+
 def profile(name: str = "full", datasets=None, seeds=None, epochs=None) -> Profile:
     """A named profile, optionally narrowed (the notebooks' papermill parameters)."""
-    from .data.registry import PAPER_DATASETS
-    if name == "full":
-        base = Profile("full", _present(PAPER_DATASETS + ("ml-1m-first2999", "movietweetings-snapshot-100k")), _ablation_sets(),
-                       (0, 1, 2), (0,), 40, 5, (0.0, 0.2, 0.4, 0.6, 0.8, 1.0), (1, 2, 3, 5, 7, 9),
-                       (10, 25, 50, 100, 150), ALL_MODELS)
-    elif name == "standard":
-        # What one 2-core machine finishes in a few hours: full minus the ML-1M stand-in.
-        sets = tuple(d for d in _present(PAPER_DATASETS) if d != "ml-1m")
-        abl = tuple(d for d in _ablation_sets() if d != "ml-1m-first2999")
-        # Figure 5 leaves out LSTM+ and SASRec here (on a CPU they cost 5-10x an AttRec epoch) and
-        # runs on ML-100K only (the paper's Figure 5: ML-100K and Garden).
-        base = Profile("standard", sets, abl, (0, 1, 2), (0,), 40, 5, (0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
-                       (1, 2, 3, 5, 7, 9), (10, 25, 50, 100),
-                       ("pop", "bprmf", "fmc", "fpmc", "hrm", "prme", "transrec", "caser", "attrec"),
-                       dim_datasets=("ml-100k",) if "ml-100k" in abl else None)
-    elif name == "quick":
-        base = Profile("quick", _present(("ml-100k",)), _present(("ml-100k",)), (0,), (0,), 12, 3,
-                       (0.0, 0.2, 0.6, 1.0), (1, 3, 5, 8), (25, 100), ("bprmf", "fpmc", "caser", "attrec"))
-    elif name == "tiny":
-        base = Profile("tiny", ("synthetic-planted",), ("synthetic-planted",), (0,), (0,), 2, 0,
-                       (0.2, 1.0), (2, 3), (8, 12), ("pop", "attrec"), {"d": 8})
-    else:
+    if name not in _PROFILE_BUILDERS:
         raise ValueError(f"unknown profile {name!r}; known profiles: {list(PROFILES)}")
+    base = _PROFILE_BUILDERS[name]()
     changes = {}
     if datasets is not None:
         changes["datasets"] = changes["ablation_datasets"] = tuple(datasets)
@@ -111,33 +136,14 @@ def profile(name: str = "full", datasets=None, seeds=None, epochs=None) -> Profi
     return dataclasses.replace(base, **changes)
 
 
-def dataset_settings(dataset: str) -> dict:
-    """The paper's per-data-set settings (Implementation Details): L, T and the regulariser.
-
-    MovieLens: L=5, T=3, L2. MovieTweetings: L=3, T=1. Others: L=2, T=1. The sparse sets
-    (Amazon, LastFM, MovieTweetings) use norm clipping for X, V, U instead of L2 (Eq. 12).
-    Stand-ins take the settings of the set they stand in for.
-    """
-    base = dataset
-    if dataset not in ("synthetic-planted",):
-        from .data import get_spec
-        base = get_spec(dataset).stand_in_for or dataset
-    if base.startswith("ml-"):
-        return {"seq_len": 5, "n_targets": 3, "reg_mode": "l2_batch"}
-    if base == "movietweetings":
-        return {"seq_len": 3, "n_targets": 1, "reg_mode": "norm_clip"}
-    if base == "synthetic-planted":
-        return {"seq_len": 3, "n_targets": 2, "reg_mode": "l2_batch"}
-    return {"seq_len": 2, "n_targets": 1, "reg_mode": "norm_clip"}
-
-
-def spec_for(prof: Profile, dataset: str, model: str, seed: int = 0, **overrides):
-    """The spec of one run: the model's ``paper`` preset + the data set's settings + overrides."""
-    fields = {f.name for f in dataclasses.fields(models.config_class(model))}
-    settings = {k: v for k, v in {**dataset_settings(dataset), **prof.overrides, **overrides}.items()
-                if k in fields}
-    return make_spec(dataset, model, "paper", seed=seed,
-                     train={"epochs": prof.epochs, "patience": prof.patience}, **settings)
+def spec_for(prof: Profile, dataset: str, model: str, seed: int = 0, **overrides) -> RunSpec:
+    """The spec of one run: the model's ``paper`` preset + the data set's paper settings and the
+    profile's overrides (each where the model has that field) + ``overrides``, which must be
+    fields of the model: a misspelt one raises, naming it."""
+    fields = models.config_fields(model)
+    shared = {k: v for k, v in {**run_settings(dataset), **prof.overrides}.items() if k in fields}
+    return make_spec(dataset, model, "paper", seed=seed, train={"epochs": prof.epochs, "patience": prof.patience},
+                     **{**shared, **overrides})
 
 
 def table2_specs(prof: Profile, model_names=ALL_MODELS) -> list:
@@ -155,7 +161,6 @@ def released_specs(prof: Profile) -> list:
 def tuned_omega(prof: Profile, dataset: str) -> float:
     """The omega of Figure 4a's sweep with the best mean *validation* HR@50 (the paper tuned
     omega in {0, 0.2, ..., 1} on the validation item); ties go to the smaller omega."""
-    from .experiments import run_grid
     sweep = [s for s in omega_specs(prof) if s.dataset == dataset]
     if not sweep:
         raise ValueError(f"{dataset} has no omega sweep in profile {prof.name}")
@@ -187,9 +192,6 @@ def table3_specs(prof: Profile) -> list:
             for ds in prof.ablation_datasets for flag in (True, False) for s in prof.seeds]
 
 
-AGGREGATIONS = ("mean", "sum", "max", "min")
-
-
 def table4_specs(prof: Profile) -> list:
     return [spec_for(prof, ds, "attrec", s, aggregation=agg)
             for ds in prof.ablation_datasets for agg in AGGREGATIONS for s in prof.seeds]
@@ -206,22 +208,25 @@ def seq_len_specs(prof: Profile) -> list:
 
 
 def dim_specs(prof: Profile) -> list:
-    return [spec_for(prof, ds, m, s, d=d) for ds in prof.figure5_datasets for m in prof.dim_models
-            for d in prof.dims for s in prof.sweep_seeds if m != "pop" or d == prof.dims[0]]
+    """Figure 5: every model at every d; a model without a latent dimension (Pop) is one run."""
+    specs = []
+    for ds in prof.figure5_datasets:
+        for m in prof.dim_models:
+            if "d" in models.config_fields(m):
+                specs += [spec_for(prof, ds, m, s, d=d) for d in prof.dims for s in prof.sweep_seeds]
+            else:
+                specs += [spec_for(prof, ds, m, s) for s in prof.sweep_seeds]
+    return specs
 
 
 def runtime_specs(prof: Profile) -> list:
-    """AttRec and Caser on the ablation sets (their seconds per epoch make Table 5)."""
-    return [spec_for(prof, ds, m, prof.seeds[0]) for ds in prof.ablation_datasets
-            for m in ("attrec", "caser") if m in models.model_names()]
+    """The models of the paper's Table 5 on the ablation sets (their seconds per epoch)."""
+    return [spec_for(prof, ds, m, prof.seeds[0]) for ds in prof.ablation_datasets for m in paper_numbers.TABLE5_MODELS]
 
 
-def paper_dataset(dataset: str) -> str:
-    """The paper data set whose reported numbers a (possibly stand-in) data set is compared with."""
-    if dataset == "synthetic-planted":
-        return dataset
-    from .data import get_spec
-    return get_spec(dataset).stand_in_for or dataset
+def figure3_spec(prof: Profile) -> RunSpec:
+    """The run whose attention maps make Figure 3: AttRec, first ablation set, first seed."""
+    return spec_for(prof, prof.ablation_datasets[0], "attrec", prof.seeds[0])
 
 
 def available_models(names=ALL_MODELS) -> tuple:
@@ -231,52 +236,19 @@ def available_models(names=ALL_MODELS) -> tuple:
 
 def all_specs(prof: Profile) -> list:
     """Every run the notebooks of a profile need, each once, in order of importance: Table 2 first,
-    then the released-code runs, Tables 3-4, Figure 4, Figure 5."""
-    builders = (table2_specs, released_specs, code_settings_specs, table3_specs, table4_specs, omega_specs, seq_len_specs,
-                dim_specs, runtime_specs)
+    then the released-code runs, Tables 3-4, Figure 4, Figure 5, Table 5."""
+    builders = (table2_specs, released_specs, code_settings_specs, table3_specs, table4_specs, omega_specs,
+                seq_len_specs, dim_specs, runtime_specs)
     seen, out = set(), []
     for build in builders:
-        specs = build(prof, available_models()) if build is table2_specs else build(prof)
-        for spec in specs:
+        for spec in build(prof):
             if spec.key not in seen:
                 seen.add(spec.key)
                 out.append(spec)
     return out
 
 
-__all__ = ["all_specs", "PROFILES", "Profile", "profile", "dataset_settings", "spec_for", "table2_specs", "released_specs",
-           "table3_specs", "table4_specs", "omega_specs", "seq_len_specs", "dim_specs", "runtime_specs",
-           "paper_dataset", "available_models", "ALL_MODELS", "PAPER_BASELINES", "MODEL_LABELS",
-           "paper_numbers"]
-
-
-# Figure 3 of the paper shows ML-100K users 888 and 538 (raw MovieLens ids).
-FIGURE3_USERS = ("888", "538")
-
-
-def figure3_maps(prof: Profile, users=FIGURE3_USERS) -> dict:
-    """L x L attention weights of AttRec (headline epoch of seed 0) for the given raw user ids,
-    computed on each user's test input (the last L items before the test item).
-
-    On a data set without those users (the tiny profile's synthetic set), the first two users.
-    """
-    import torch
-
-    from .data import load_processed
-    from .experiments import load_split, trained_model
-    dataset = prof.ablation_datasets[0]
-    spec = spec_for(prof, dataset, "attrec", prof.seeds[0])
-    model = trained_model(spec)
-    split = load_split(spec.dataset, spec.tie_rule, True)
-    if dataset == "synthetic-planted":
-        index = {str(u): u for u in range(split.n_users)}
-        users = ("0", "1")
-    else:
-        index = {raw: i for i, raw in enumerate(load_processed(dataset).user_ids)}
-    inputs = split.eval_inputs("test", spec.model_config["seq_len"])
-    maps = {}
-    for raw in users:
-        u = index[raw]
-        weights = model.attention_weights(torch.as_tensor(inputs[[u]]))[0].numpy()
-        maps[f"{dataset} user {raw}"] = weights
-    return maps
+__all__ = ["all_specs", "PROFILES", "Profile", "profile", "spec_for", "table2_specs", "released_specs",
+           "tuned_specs", "code_settings_specs", "table3_specs", "table4_specs", "omega_specs", "seq_len_specs",
+           "dim_specs", "runtime_specs", "figure3_spec", "available_models", "ALL_MODELS", "PAPER_BASELINES",
+           "EXTRA_BASELINES", "MODEL_LABELS", "AGGREGATIONS"]

@@ -11,6 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from . import experiments, paper_numbers
+from .data.registry import paper_set
 from .evaluate import per_user_metrics
 
 METRICS = ("hr@50", "mrr", "hr@10", "ndcg@10")
@@ -37,11 +38,10 @@ def comparison_table(df: pd.DataFrame, labels: dict | None = None) -> pd.DataFra
     """Table 2: per (data set, model) our HR@50 and MRR (mean ± sd over seeds, validation-selected),
     the paper's numbers for the same data set (or the set a stand-in stands in for), and the
     difference; AttRec's test-selected numbers are shown beside, labelled."""
-    from .study import paper_dataset
     agg = aggregate(df, ["dataset", "model"])
     rows = []
     for r in agg.to_dict("records"):
-        pset = paper_dataset(r["dataset"])
+        pset = paper_set(r["dataset"])
         p_hr = paper_numbers.table2_value(pset, r["model"], "hr@50")
         p_mrr = paper_numbers.table2_value(pset, r["model"], "mrr")
         rows.append({
@@ -139,11 +139,10 @@ def show(df: pd.DataFrame, floatfmt: str = "{:.4f}") -> None:
 
 def ablation_table(df: pd.DataFrame, column: str, paper: dict, values=None, value_labels=None) -> pd.DataFrame:
     """Tables 3 and 4: HR@50 (mean ± sd over seeds) per data set and setting, with the paper's."""
-    from .study import paper_dataset
     rows = []
     values = list(values) if values is not None else list(dict.fromkeys(df[column]))
     for ds, part in df.groupby("dataset", sort=False):
-        pset = paper_dataset(ds)
+        pset = paper_set(ds)
         for v in values:
             sel = part[part[column] == v]["hr@50"]
             if sel.empty:
@@ -163,12 +162,11 @@ def ablation_table(df: pd.DataFrame, column: str, paper: dict, values=None, valu
 
 def runtime_table(df: pd.DataFrame) -> pd.DataFrame:
     """Table 5: seconds per training epoch of AttRec and Caser (median over the run's epochs)."""
-    from .study import paper_dataset
     rows = []
     for ds, part in df.groupby("dataset", sort=False):
-        pset = paper_dataset(ds)
+        pset = paper_set(ds)
         row = {"dataset": ds}
-        for m in ("attrec", "caser"):
+        for m in paper_numbers.TABLE5_MODELS:
             sel = part[part["model"] == m]
             row[f"{m} s/epoch (ours)"] = float(sel["seconds_per_epoch"].iloc[0]) if len(sel) else float("nan")
             paper = paper_numbers.TABLE5.get(pset, {}).get(m)

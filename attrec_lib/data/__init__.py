@@ -12,10 +12,10 @@ from .parsers import MalformedFileError
 from .preprocess import EmptyDatasetError, load_dataset, load_processed
 from .registry import REGISTRY, DatasetSpec, dataset_names, get_spec
 from .sequences import SequenceDataset, Split, Windows, last_items, make_windows, split_leave_last_out
-from .table1 import PAPER_TABLE1, table1
+from .table1 import table1
 
 __all__ = [
-    "ChecksumError", "DatasetSpec", "EmptyDatasetError", "MalformedFileError", "PAPER_TABLE1",
+    "ChecksumError", "DatasetSpec", "EmptyDatasetError", "MalformedFileError",
     "REGISTRY", "RawFileMissingError", "SequenceDataset", "Split", "Windows", "dataset_names",
     "get_spec", "is_available", "last_items", "load_dataset", "load_processed", "make_windows",
     "split_leave_last_out", "table1",

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .. import paths
 from ..atomic import replace_atomically
-from .registry import SYNTHETIC, DatasetSpec, RawFile, get_spec
+from .registry import DatasetSpec, RawFile, get_spec
 
 
 class ChecksumError(ValueError):
@@ -73,10 +73,8 @@ def locate(raw: RawFile, spec: DatasetSpec) -> Path | None:
 def is_available(name: str) -> bool:
     """True when every raw file of the data set is on disk or in the mirror (no download).
 
-    The synthetic data set needs no raw file, so it is always available.
+    A generated data set (the synthetic one) needs no raw file, so it is always available.
     """
-    if name == SYNTHETIC:
-        return True
     spec = get_spec(name)
     return all(locate(raw, spec) is not None for raw in spec.files)
 

@@ -39,7 +39,7 @@ import pandas as pd
 from .. import paths
 from ..atomic import replace_atomically
 from . import download, parsers
-from .registry import SYNTHETIC, DatasetSpec, get_spec
+from .registry import DatasetSpec, get_spec
 from .sequences import SequenceDataset
 
 
@@ -228,6 +228,9 @@ def load_processed(name: str, tie_rule: str = "stable", download_missing: bool =
     """The processed data set with its raw ids and time range, from the cache when valid."""
     check_tie_rule(tie_rule)
     spec = get_spec(name)
+    if spec.is_generated:  # no raw ids or times: users and items are their indices
+        data = spec.generate()
+        return Processed(data, np.arange(data.n_users).astype(str), np.arange(data.n_items).astype(str), 0, 0)
     found = download.fetch(name, download=download_missing)
     key = cache_key(spec, [digest for _, _, digest in found], tie_rule)
     path = _cache_path(name, tie_rule, key)
@@ -244,11 +247,8 @@ def load_processed(name: str, tie_rule: str = "stable", download_missing: bool =
 def load_dataset(name: str, tie_rule: str = "stable") -> SequenceDataset:
     """Processed, reindexed, chronological per-user sequences of a data set.
 
-    ``name`` is a registry name (see :func:`dataset_names`) or ``"synthetic-planted"``.
-    Raw files come from ``data/raw``, ``ATTREC_DATA_MIRROR`` or the network, checksum-verified.
+    ``name`` is a registry name (see :func:`dataset_names`), or a generated set such as
+    ``"synthetic-planted"``. Raw files come from ``data/raw``, ``ATTREC_DATA_MIRROR`` or the
+    network, checksum-verified.
     """
-    if name == SYNTHETIC:
-        from .synthetic import planted_sequences
-        check_tie_rule(tie_rule)
-        return planted_sequences()
     return load_processed(name, tie_rule).dataset

@@ -11,27 +11,9 @@ import pandas as pd
 
 from . import download
 from .preprocess import filter_interactions, load_processed, read_raw
-from .registry import PAPER_DATASETS, dataset_names, get_spec
+from .registry import Table1Row, dataset_names, get_spec
 
-# Table 1 of Zhang et al. 2018 (users, items, interactions, density %, actions/user, interval),
-# typed from the paper text; density and actions/user are as printed (rounded).
-PAPER_TABLE1 = {
-    "ml-100k": (943, 1682, 100000, 6.30, 106.04, "Sept/1997 - Apr/1998"),
-    "ml-hetrec": (2113, 10109, 855598, 4.01, 404.92, "Sept/1997 - Jan/2009"),
-    "ml-1m": (6040, 3706, 1000209, 4.46, 165.57, "Apr/2000 - Mar/2003"),
-    "amazon-apps-for-android": (21309, 19256, 358877, 0.087, 16.84, "Mar/2010 - Jul/2014"),
-    "amazon-health-personal-care": (11588, 31709, 211284, 0.058, 18.23, "Dec/2000 - Jul/2014"),
-    "amazon-video-games": (7220, 16334, 140307, 0.119, 19.43, "Nov/1999 - Jul/2014"),
-    "amazon-tools-home-improvement": (5855, 23620, 96467, 0.070, 16.48, "Nov/1999 - Jul/2014"),
-    "amazon-digital-music": (2893, 13183, 64320, 0.169, 22.23, "May/1998 - Jul/2014"),
-    "amazon-patio-lawn-garden": (1036, 4900, 15576, 0.307, 15.03, "Apr/2000 - Jul/2014"),
-    "amazon-instant-video": (1000, 3296, 15849, 0.481, 15.85, "Aug/2000 - Jul/2014"),
-    "lastfm": (951, 12113, 83382, 0.724, 87.68, "Aug/2005 - May/2011"),
-    "movietweetings": (9608, 14220, 461970, 0.338, 48.08, "Mar/2013 - Dec/2016"),
-}
-assert set(PAPER_TABLE1) == set(PAPER_DATASETS)
-
-STAT_COLUMNS = ("users", "items", "interactions", "density_pct", "actions_per_user", "time_interval")
+STAT_COLUMNS = Table1Row._fields  # the paper's Table 1 rows live in the registry (DatasetSpec.paper_table1)
 
 
 def _month(ts: int) -> str:
@@ -64,7 +46,7 @@ def table1(names=None, tie_rule: str = "stable") -> pd.DataFrame:
             d = proc.dataset
             ours = stats(d.n_users, d.n_items, d.n_interactions, proc.t_min, proc.t_max)
         row.update(ours)
-        paper = PAPER_TABLE1.get(name)
+        paper = spec.paper_table1
         for col, value in zip(STAT_COLUMNS, paper or (None,) * len(STAT_COLUMNS)):
             row[f"paper_{col}"] = value
         for col in ("users", "items", "interactions"):
@@ -110,7 +92,7 @@ def lastfm_variants() -> pd.DataFrame:
         variants.append((f"ours + cold-start items '{rule}' removed",
                          lambda rule=rule: filter_interactions(raw, 10, rule, date)))
     rows = [{"variant": label, **frame_stats(make())} for label, make in variants]
-    paper = dict(zip(STAT_COLUMNS, PAPER_TABLE1["lastfm"]))
+    paper = get_spec("lastfm").paper_table1._asdict()
     rows.append({"variant": "paper (Table 1)", **paper})
     out = pd.DataFrame(rows)
     for col in ("users", "items", "interactions"):
