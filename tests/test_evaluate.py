@@ -5,7 +5,7 @@ import torch
 
 from attrec_lib.data.sequences import Split
 from attrec_lib.evaluate import evaluate, per_user_metrics, pessimistic_ranks, summarize
-from attrec_lib.models.base import SequentialRecommender
+from attrec_lib.models.base import ModelConfig, SequentialRecommender
 
 
 def test_pessimistic_ranks_count_ties_against_the_target():
@@ -32,10 +32,9 @@ class FixedScores(SequentialRecommender):
     """Returns a fixed score table, one row per user."""
 
     def __init__(self, table, seq_len=2):
-        super().__init__()
-        self.table = torch.nn.Parameter(torch.as_tensor(table, dtype=torch.float32))
-        self.n_users, self.n_items = self.table.shape
-        self.config = type("Cfg", (), {"seq_len": seq_len, "n_targets": 1})()
+        table = torch.as_tensor(table, dtype=torch.float32)
+        super().__init__(*table.shape, ModelConfig(seq_len=seq_len, n_targets=1))
+        self.table = torch.nn.Parameter(table)
 
     def score(self, users, inputs):
         return self.table[users]
