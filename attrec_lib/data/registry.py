@@ -1,4 +1,4 @@
-"""The registry of the paper's twelve data sets and of the two labelled stand-ins.
+"""The registry of the paper's twelve data sets, the two labelled stand-ins and the synthetic set.
 
 One :class:`DatasetSpec` per data set says where its raw files come from (canonical URL, the
 file names, their sha256 where known), which parser reads them, and how the paper's
