@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 
 from . import models, paper_numbers
 from .data import is_available
-from .data.registry import PAPER_DATASETS, SYNTHETIC, ablation_replacement, dataset_names, get_spec, paper_set, run_settings
+from .data.registry import (PAPER_DATASETS, SYNTHETIC, ablation_replacement, dataset_names, get_spec, paper_set,
+                            run_settings)
 from .experiments import RunSpec, make_spec, run_grid
 
 # Baselines of the paper's Table 2, then ours beyond the paper (Pop, SASRec, ...), then AttRec.

@@ -116,7 +116,7 @@ class DatasetSpec:
     stand_in_for: str | None = None  # the paper data set this one approximates, if a stand-in
     notes: str = ""  # our choices where the paper is silent, and why
     parser_options: dict = field(default_factory=dict, hash=False)
-    settings: RunSettings | None = None  # the paper's L, T, regulariser here (None: a stand-in, which takes its paper set's)
+    settings: RunSettings | None = None  # the paper's L, T, regulariser here (None: a stand-in: its paper set's)
     paper_table1: Table1Row | None = None  # the paper's Table 1 row (None: not one of the paper's sets)
     ablation_substitute: str | None = None  # run in the ablations when this set is missing (default: its stand-in)
     generate: Callable | None = None  # () -> SequenceDataset, for a set generated instead of read from files
@@ -227,7 +227,8 @@ _SPECS = [
                "last commit before 2017-01-01 (git log --until=2017-01-01 -- latest/ratings.dat) "
                "and place it as data/raw/movietweetings/ratings.dat. The URL above is today's "
                "state, which has grown since. Movie ids are zero-padded strings."),
-        settings=MOVIETWEETINGS_SETTINGS, paper_table1=Table1Row(9608, 14220, 461970, 0.338, 48.08, "Mar/2013 - Dec/2016")),
+        settings=MOVIETWEETINGS_SETTINGS,
+        paper_table1=Table1Row(9608, 14220, 461970, 0.338, 48.08, "Mar/2013 - Dec/2016")),
     # --- stand-ins: not the paper's data, never reported under the paper's name -------------
     DatasetSpec(
         name="ml-1m-first2999", paper_name="",
