@@ -131,13 +131,14 @@ def dataset_settings(dataset: str) -> dict:
     return {"seq_len": 2, "n_targets": 1, "reg_mode": "norm_clip"}
 
 
-def spec_for(prof: Profile, dataset: str, model: str, seed: int = 0, **overrides):
-    """The spec of one run: the model's ``paper`` preset + the data set's settings + overrides."""
+def spec_for(prof: Profile, dataset: str, model: str, seed: int = 0, train: dict | None = None, **overrides):
+    """The spec of one run: the model's ``paper`` preset + the data set's settings + overrides;
+    ``train`` overrides TrainConfig fields (the profile's epoch cap and patience by default)."""
     fields = {f.name for f in dataclasses.fields(models.config_class(model))}
     settings = {k: v for k, v in {**dataset_settings(dataset), **prof.overrides, **overrides}.items()
                 if k in fields}
     return make_spec(dataset, model, "paper", seed=seed,
-                     train={"epochs": prof.epochs, "patience": prof.patience}, **settings)
+                     train={"epochs": prof.epochs, "patience": prof.patience, **(train or {})}, **settings)
 
 
 def table2_specs(prof: Profile, model_names=ALL_MODELS) -> list:

@@ -9,7 +9,8 @@ import dataclasses
 import importlib
 
 # name -> module under attrec_lib.models; each module exposes MODEL, CONFIG, PRESETS,
-# and optionally TRAINING (preset name -> dict of TrainConfig overrides).
+# and optionally TRAINING (preset name -> dict of TrainConfig overrides) and SEARCH_SPACE
+# (see attrec_lib.tuning).
 _MODULES = {
     "attrec": "attrec",
     "bprmf": "bprmf",
@@ -22,6 +23,10 @@ _MODULES = {
     "lstm_plus": "lstm_plus",
     "pop": "pop",
     "sasrec": "sasrec",
+    "itemknn": "itemknn",
+    "ease": "ease",
+    "sr": "sr",
+    "sknn": "sknn",
 }
 
 
