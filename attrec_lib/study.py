@@ -18,16 +18,19 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from . import models, paper_numbers
+from . import models, paper_numbers, tuning
 from .experiments import make_spec
 
-# Baselines of the paper's Table 2, then ours beyond the paper (Pop, SASRec), then AttRec.
+# Baselines of the paper's Table 2, then ours beyond the paper (Pop, SASRec, and the simple
+# non-neural baselines of issue 17, tuned on validation), then AttRec.
 PAPER_BASELINES = ("bprmf", "fmc", "fpmc", "hrm", "prme", "transrec", "caser", "lstm_plus")
-EXTRA_BASELINES = ("pop", "sasrec")
+SIMPLE_BASELINES = ("itemknn", "ease", "sr", "sknn")
+EXTRA_BASELINES = ("pop", "sasrec") + SIMPLE_BASELINES
 ALL_MODELS = PAPER_BASELINES + EXTRA_BASELINES + ("attrec",)
 MODEL_LABELS = {"bprmf": "BPRMF", "fmc": "FMC (MC)", "fpmc": "FPMC", "hrm": "HRM", "prme": "PRME",
                 "transrec": "TransRec", "caser": "Caser", "lstm_plus": "LSTM+", "pop": "Pop",
-                "sasrec": "SASRec", "attrec": "AttRec"}
+                "sasrec": "SASRec", "attrec": "AttRec", "itemknn": "ItemKNN (simple, tuned)",
+                "ease": "EASE (simple, tuned)", "sr": "SR rules (simple, tuned)", "sknn": "SKNN (simple, tuned)"}
 
 # The data sets this machine can run when the paper's own are missing (labelled stand-ins).
 STAND_IN_DATASETS = ("ml-100k", "ml-1m-first2999", "lastfm")
@@ -51,6 +54,7 @@ class Profile:
     dim_models: tuple  # models of Figure 5
     overrides: dict = field(default_factory=dict)  # model config overrides for every run (tiny: d)
     dim_datasets: tuple | None = None  # Figure 5 data sets (None: the ablation data sets)
+    tuning: tuning.Budget = tuning.Budget()  # the equal budget of every tuned model (trials, cap, patience)
 
     @property
     def figure5_datasets(self) -> tuple:
@@ -93,10 +97,12 @@ def profile(name: str = "full", datasets=None, seeds=None, epochs=None) -> Profi
                        dim_datasets=("ml-100k",) if "ml-100k" in abl else None)
     elif name == "quick":
         base = Profile("quick", _present(("ml-100k",)), _present(("ml-100k",)), (0,), (0,), 12, 3,
-                       (0.0, 0.2, 0.6, 1.0), (1, 3, 5, 8), (25, 100), ("bprmf", "fpmc", "caser", "attrec"))
+                       (0.0, 0.2, 0.6, 1.0), (1, 3, 5, 8), (25, 100), ("bprmf", "fpmc", "caser", "attrec"),
+                       tuning=tuning.Budget(n_trials=4, epochs=12, patience=3))
     elif name == "tiny":
         base = Profile("tiny", ("synthetic-planted",), ("synthetic-planted",), (0,), (0,), 2, 0,
-                       (0.2, 1.0), (2, 3), (8, 12), ("pop", "attrec"), {"d": 8})
+                       (0.2, 1.0), (2, 3), (8, 12), ("pop", "attrec"), {"d": 8},
+                       tuning=tuning.Budget(n_trials=2, epochs=2, patience=0))
     else:
         raise ValueError(f"unknown profile {name!r}; known profiles: {list(PROFILES)}")
     changes = {}
@@ -142,7 +148,39 @@ def spec_for(prof: Profile, dataset: str, model: str, seed: int = 0, train: dict
 
 
 def table2_specs(prof: Profile, model_names=ALL_MODELS) -> list:
-    return [spec_for(prof, ds, m, s) for ds in prof.datasets for m in model_names for s in prof.seeds]
+    """Every model's runs per data set; a simple baseline contributes its tuned run (which runs its
+    trials first, see :func:`simple_baseline_spec`)."""
+    return [spec for ds in prof.datasets for m in model_names
+            for spec in ([simple_baseline_spec(prof, ds, m)] if m in SIMPLE_BASELINES
+                         else [spec_for(prof, ds, m, s) for s in prof.seeds])]
+
+
+def simple_baseline_spec(prof: Profile, dataset: str, model: str):
+    """The tuned run of a simple baseline: its trial with the best validation HR@50 under the
+    profile's budget. The simple models are deterministic (no seed enters their fit), so the chosen
+    trial (seed ``prof.tuning.seed``) is the table's run; more seeds would repeat its numbers."""
+    return tuning.tune(prof, dataset, model, prof.tuning)["spec"]
+
+
+def simple_trial_specs(prof: Profile) -> list:
+    """Every trial of the simple baselines' tuning on the Table 2 data sets (nothing is run)."""
+    return [spec for ds in prof.datasets for m in available_models(SIMPLE_BASELINES)
+            for spec in tuning.trial_specs(prof, ds, m, prof.tuning)]
+
+
+def simple_baseline_choices(prof: Profile):
+    """Per data set and simple baseline: the budget, the chosen setting and its validation HR@50,
+    with the chosen trial's test numbers beside (never used to choose)."""
+    import pandas as pd
+    rows = []
+    for ds in prof.datasets:
+        for m in available_models(SIMPLE_BASELINES):
+            tuned = tuning.tune(prof, ds, m, prof.tuning)
+            best = tuned["trials"].iloc[tuned["chosen"]]
+            rows.append({"dataset": ds, "model": MODEL_LABELS.get(m, m), "trials": len(tuned["trials"]),
+                         "chosen setting": ", ".join(f"{k}={v}" for k, v in tuned["setting"].items()),
+                         "valid HR@50": best["valid_hr@50"], "test HR@50 (not used)": best["test_hr@50 (not used)"]})
+    return pd.DataFrame(rows)
 
 
 def released_specs(prof: Profile) -> list:
@@ -233,11 +271,12 @@ def available_models(names=ALL_MODELS) -> tuple:
 def all_specs(prof: Profile) -> list:
     """Every run the notebooks of a profile need, each once, in order of importance: Table 2 first,
     then the released-code runs, Tables 3-4, Figure 4, Figure 5."""
-    builders = (table2_specs, released_specs, code_settings_specs, table3_specs, table4_specs, omega_specs, seq_len_specs,
-                dim_specs, runtime_specs)
+    builders = (table2_specs, simple_trial_specs, released_specs, code_settings_specs, table3_specs, table4_specs,
+                omega_specs, seq_len_specs, dim_specs, runtime_specs)
     seen, out = set(), []
+    learned = tuple(m for m in ALL_MODELS if m not in SIMPLE_BASELINES)  # the simple ones: their trials
     for build in builders:
-        specs = build(prof, available_models()) if build is table2_specs else build(prof)
+        specs = build(prof, available_models(learned)) if build is table2_specs else build(prof)
         for spec in specs:
             if spec.key not in seen:
                 seen.add(spec.key)
@@ -246,6 +285,7 @@ def all_specs(prof: Profile) -> list:
 
 
 __all__ = ["all_specs", "PROFILES", "Profile", "profile", "dataset_settings", "spec_for", "table2_specs", "released_specs",
+           "simple_baseline_spec", "simple_trial_specs", "simple_baseline_choices", "SIMPLE_BASELINES",
            "table3_specs", "table4_specs", "omega_specs", "seq_len_specs", "dim_specs", "runtime_specs",
            "paper_dataset", "available_models", "ALL_MODELS", "PAPER_BASELINES", "MODEL_LABELS",
            "paper_numbers"]

@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..tuning import Choice
 from .base import Batch, SequentialRecommender, check_choice, check_range, squared_distances
 
 
@@ -95,6 +96,12 @@ PRESETS = {
         # The code adds 0.001 * l2_loss(table) and 0.01 * l2_loss(W), and l2_loss = sum of squares / 2.
         reg_embeddings=0.0005, reg_weights=0.005, pairs="aligned", init_std=0.001,
     ),
+}
+
+SEARCH_SPACE = {  # the paper's grids (Implementation Details); lr 0.05 and d = 100 untuned, as there
+    "omega": Choice((0.0, 0.2, 0.4, 0.6, 0.8, 1.0)),
+    ("reg_embeddings", "reg_weights"): Choice((0.1, 0.01, 0.001, 0.0001)),  # one lambda
+    "qk_dropout": Choice((0.0, 0.3, 0.5, 0.7)),
 }
 
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..tuning import LogUniform
 from ._shared import bpr_loss, normal_table, sq
 from .base import Batch, SequentialRecommender, check_range
 
@@ -49,6 +50,11 @@ class BPRMFConfig:
 
 
 PRESETS = {"paper": BPRMFConfig()}
+
+SEARCH_SPACE = {  # issue 14: learning rate and regularisation; d stays 100
+    "train.lr": LogUniform(1e-4, 1e-2),
+    "l2": LogUniform(1e-6, 1e-2),
+}
 
 
 class BPRMF(SequentialRecommender):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..tuning import LogUniform
 from .fpmc import FPMC, FPMCConfig
 
 
@@ -25,6 +26,11 @@ class FMCConfig(FPMCConfig):
 
 
 PRESETS = {"paper": FMCConfig()}
+
+SEARCH_SPACE = {  # issue 14: learning rate and regularisation; d stays 100
+    "train.lr": LogUniform(1e-4, 1e-2),
+    "l2": LogUniform(1e-6, 1e-2),
+}
 
 
 class FMC(FPMC):

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..tuning import LogUniform
 from ._shared import TRAIN_PREV_CHOICES, bpr_loss, normal_table, padded_table, previous_items, sq
 from .base import Batch, SequentialRecommender, check_choice, check_range
 
@@ -53,6 +54,11 @@ class FPMCConfig:
 
 
 PRESETS = {"paper": FPMCConfig()}
+
+SEARCH_SPACE = {  # issue 14: learning rate and regularisation; d stays 100
+    "train.lr": LogUniform(1e-4, 1e-2),
+    "l2": LogUniform(1e-6, 1e-2),
+}
 
 
 class FPMC(SequentialRecommender):

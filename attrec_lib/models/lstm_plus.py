@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..tuning import Choice, LogUniform
 from . import attrec
 from .base import check_choice
 
@@ -40,6 +41,11 @@ class LSTMPlusConfig(attrec.AttRecConfig):
 
 
 PRESETS = {"paper": LSTMPlusConfig()}
+
+SEARCH_SPACE = {  # issue 14: learning rate (Adagrad, as AttRec) and the paper's lambda grid; d stays 100
+    "train.lr": LogUniform(0.01, 0.2),
+    ("reg_embeddings", "reg_weights"): Choice((0.1, 0.01, 0.001, 0.0001)),
+}
 
 
 class LSTMPlus(attrec.AttRec):

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..tuning import Choice, LogUniform
 from ._shared import bce_loss
 from .base import Batch, SequentialRecommender, check_range
 
@@ -61,6 +62,12 @@ class SASRecConfig:
 
 
 PRESETS = {"paper": SASRecConfig()}
+
+SEARCH_SPACE = {  # issue 14: learning rate, regularisation (weight decay), dropout; d stays 100
+    "train.lr": LogUniform(1e-4, 1e-2),
+    "train.weight_decay": LogUniform(1e-7, 1e-4),
+    "dropout": Choice((0.0, 0.2, 0.5)),
+}
 
 
 class _Block(nn.Module):
