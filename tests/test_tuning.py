@@ -114,3 +114,18 @@ def test_table2_uses_the_tuned_simple_baselines(tmp_path, monkeypatch):
     assert specs[1] in tuning.trial_specs(prof, "synthetic-planted", "ease", prof.tuning)
     planned = study.all_specs(prof)
     assert all(s in planned for s in tuning.trial_specs(prof, "synthetic-planted", "sknn", prof.tuning))
+
+
+def test_rq1_compares_attrec_with_the_baseline_best_on_validation(monkeypatch):
+    from attrec_lib import tables
+    # "ease" has the best test HR@50 but "sr" the best validation HR@50: sr must be chosen.
+    df = pd.DataFrame({"dataset": ["d"] * 3, "model": ["attrec", "ease", "sr"], "key": ["a", "e", "s"],
+                       "hr@50": [0.5, 0.9, 0.4], "valid_hr@50": [0.5, 0.3, 0.45]})
+    specs = [experiments.RunSpec("d", m, seed=0) for m in ("attrec", "ease", "sr")]
+    monkeypatch.setattr(experiments.RunSpec, "key", property(lambda self: self.model[0]))
+    users = pd.DataFrame({"model": ["attrec"] * 3 + ["sr"] * 3, "user": [0, 1, 2] * 2,
+                          "hr@50": [1.0, 1.0, 0.0, 0.0, 1.0, 0.0], "mrr": [0.5, 0.2, 0.0, 0.0, 0.1, 0.0]})
+    monkeypatch.setattr(tables, "per_user", lambda chosen: users if {s.model for s in chosen} == {"attrec", "sr"}
+                        else pytest.fail(f"compared with {[s.model for s in chosen]}"))
+    row = tables.attrec_vs_best_baseline(df, specs, ["ease", "sr"]).iloc[0]
+    assert row["best baseline"] == "sr" and row["baseline HR@50"] == 0.4 and row["baseline valid HR@50"] == 0.45
