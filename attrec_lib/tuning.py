@@ -194,3 +194,10 @@ def tune(prof, dataset: str, model: str, budget: Budget, progress: bool = False)
     trials.insert(0, "model", model)
     trials.insert(0, "dataset", dataset)
     return {"spec": specs[best], "setting": settings[best], "trials": trials, "chosen": best}
+
+
+def chosen_runs(prof, dataset: str, model: str, budget: Budget, seeds) -> list:
+    """The chosen setting's runs, one per seed (for the learned models' tuned rows of Table 2; the
+    chosen trial itself is one of them when ``budget.seed`` is among ``seeds``)."""
+    chosen = tune(prof, dataset, model, budget)["spec"]
+    return [dataclasses.replace(chosen, seed=int(s)) for s in seeds]

@@ -129,3 +129,13 @@ def test_rq1_compares_attrec_with_the_baseline_best_on_validation(monkeypatch):
                         else pytest.fail(f"compared with {[s.model for s in chosen]}"))
     row = tables.attrec_vs_best_baseline(df, specs, ["ease", "sr"]).iloc[0]
     assert row["best baseline"] == "sr" and row["baseline HR@50"] == 0.4 and row["baseline valid HR@50"] == 0.45
+
+
+def test_chosen_runs_reseed_the_chosen_trial(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTREC_RESULTS_DIR", str(tmp_path))
+    prof = study.profile("tiny")
+    budget = Budget(n_trials=2, epochs=1, patience=0)
+    runs = tuning.chosen_runs(prof, "synthetic-planted", "sr", budget, (0, 1, 2))
+    chosen = tuning.tune(prof, "synthetic-planted", "sr", budget)["spec"]
+    assert runs[0] == chosen and [r.seed for r in runs] == [0, 1, 2]
+    assert all(r.model_config == chosen.model_config and r.train_config == chosen.train_config for r in runs)
