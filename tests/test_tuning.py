@@ -139,3 +139,8 @@ def test_chosen_runs_reseed_the_chosen_trial(tmp_path, monkeypatch):
     chosen = tuning.tune(prof, "synthetic-planted", "sr", budget)["spec"]
     assert runs[0] == chosen and [r.seed for r in runs] == [0, 1, 2]
     assert all(r.model_config == chosen.model_config and r.train_config == chosen.train_config for r in runs)
+
+
+def test_simple_baselines_stay_out_of_the_d_sweeps():
+    for name in ("full", "standard", "quick", "tiny"):
+        assert not set(study.profile(name).dim_models) & set(study.SIMPLE_BASELINES)
