@@ -20,14 +20,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from . import models, paper_numbers
+from . import models, paper_numbers, tuning
 from .data import is_available
 from .data.registry import (PAPER_DATASETS, SYNTHETIC, ablation_replacement, dataset_names, get_spec, paper_set,
                             run_settings)
 from .experiments import RunSpec, make_spec, run_grid
 
-# Baselines of the paper's Table 2, then ours beyond the paper (Pop, SASRec, ...), then AttRec.
+# Baselines of the paper's Table 2, then ours beyond the paper (Pop, SASRec, and the simple
+# non-neural baselines, tuned on validation), then AttRec.
 PAPER_BASELINES = tuple(m for m in paper_numbers.TABLE2_MODELS if m != "attrec")
+SIMPLE_BASELINES = ("itemknn", "ease", "sr", "sknn")  # nothing trained: one deterministic fit per setting
 EXTRA_BASELINES = tuple(m for m in models.model_names() if m not in paper_numbers.TABLE2_MODELS)
 ALL_MODELS = PAPER_BASELINES + EXTRA_BASELINES + ("attrec",)
 MODEL_LABELS = models.LABELS  # the model registry's labels, for the notebooks
@@ -53,6 +55,7 @@ class Profile:
     dim_models: tuple  # models of Figure 5
     overrides: dict = field(default_factory=dict)  # config fields set in every run of a model that has them (tiny: d)
     dim_datasets: tuple | None = None  # Figure 5 data sets (None: the ablation data sets)
+    tuning: tuning.Budget = tuning.Budget()  # the equal budget of every tuned model (trials, cap, patience)
 
     def __post_init__(self):
         for name in (*self.datasets, *self.ablation_datasets, *(self.dim_datasets or ())):
@@ -87,7 +90,8 @@ PAPER_SEQ_LENS = (1, 2, 3, 5, 7, 9)
 def _full() -> Profile:
     return Profile(name="full", datasets=_present(dataset_names()), ablation_datasets=_ablation_sets(),
                    seeds=(0, 1, 2), sweep_seeds=(0,), epochs=40, patience=5, omegas=PAPER_OMEGAS,
-                   seq_lens=PAPER_SEQ_LENS, dims=(10, 25, 50, 100, 150), dim_models=ALL_MODELS)
+                   seq_lens=PAPER_SEQ_LENS, dims=(10, 25, 50, 100, 150),
+                   dim_models=tuple(m for m in ALL_MODELS if m not in SIMPLE_BASELINES))
 
 
 def _standard() -> Profile:
@@ -107,13 +111,15 @@ def _standard() -> Profile:
 def _quick() -> Profile:
     return Profile(name="quick", datasets=_present(("ml-100k",)), ablation_datasets=_present(("ml-100k",)),
                    seeds=(0,), sweep_seeds=(0,), epochs=12, patience=3, omegas=(0.0, 0.2, 0.6, 1.0),
-                   seq_lens=(1, 3, 5, 8), dims=(25, 100), dim_models=("bprmf", "fpmc", "caser", "attrec"))
+                   seq_lens=(1, 3, 5, 8), dims=(25, 100), dim_models=("bprmf", "fpmc", "caser", "attrec"),
+                   tuning=tuning.Budget(n_trials=4, epochs=12, patience=3))
 
 
 def _tiny() -> Profile:
     return Profile(name="tiny", datasets=(SYNTHETIC,), ablation_datasets=(SYNTHETIC,), seeds=(0,),
                    sweep_seeds=(0,), epochs=2, patience=0, omegas=(0.2, 1.0), seq_lens=(2, 3), dims=(8, 12),
-                   dim_models=("pop", "attrec"), overrides={"d": 8})
+                   dim_models=("pop", "attrec"), overrides={"d": 8},
+                   tuning=tuning.Budget(n_trials=2, epochs=2, patience=0))
 
 
 _PROFILE_BUILDERS = {"full": _full, "standard": _standard, "quick": _quick, "tiny": _tiny}
@@ -137,18 +143,52 @@ def profile(name: str = "full", datasets=None, seeds=None, epochs=None) -> Profi
     return dataclasses.replace(base, **changes)
 
 
-def spec_for(prof: Profile, dataset: str, model: str, seed: int = 0, **overrides) -> RunSpec:
+def spec_for(prof: Profile, dataset: str, model: str, seed: int = 0, train: dict | None = None,
+             **overrides) -> RunSpec:
     """The spec of one run: the model's ``paper`` preset + the data set's paper settings and the
     profile's overrides (each where the model has that field) + ``overrides``, which must be
-    fields of the model: a misspelt one raises, naming it."""
+    fields of the model: a misspelt one raises, naming it. ``train`` sets TrainConfig fields (the
+    profile's epoch cap and patience by default)."""
     fields = models.config_fields(model)
     shared = {k: v for k, v in {**run_settings(dataset), **prof.overrides}.items() if k in fields}
-    return make_spec(dataset, model, "paper", seed=seed, train={"epochs": prof.epochs, "patience": prof.patience},
+    return make_spec(dataset, model, "paper", seed=seed, train={"epochs": prof.epochs, "patience": prof.patience, **(train or {})},
                      **{**shared, **overrides})
 
 
 def table2_specs(prof: Profile, model_names=ALL_MODELS) -> list:
-    return [spec_for(prof, ds, m, s) for ds in prof.datasets for m in model_names for s in prof.seeds]
+    """Every model's runs per data set; a simple baseline contributes its tuned run (which runs its
+    trials first, see :func:`simple_baseline_spec`)."""
+    return [spec for ds in prof.datasets for m in model_names
+            for spec in ([simple_baseline_spec(prof, ds, m)] if m in SIMPLE_BASELINES
+                         else [spec_for(prof, ds, m, s) for s in prof.seeds])]
+
+
+def simple_baseline_spec(prof: Profile, dataset: str, model: str) -> RunSpec:
+    """The tuned run of a simple baseline: its trial with the best validation HR@50 under the
+    profile's budget. The simple models are deterministic (no seed enters their fit), so the chosen
+    trial (seed ``prof.tuning.seed``) is the table's run; more seeds would repeat its numbers."""
+    return tuning.tune(prof, dataset, model, prof.tuning)["spec"]
+
+
+def simple_trial_specs(prof: Profile) -> list:
+    """Every trial of the simple baselines' tuning on the Table 2 data sets (nothing is run)."""
+    return [spec for ds in prof.datasets for m in available_models(SIMPLE_BASELINES)
+            for spec in tuning.trial_specs(prof, ds, m, prof.tuning)]
+
+
+def simple_baseline_choices(prof: Profile):
+    """Per data set and simple baseline: the budget, the chosen setting and its validation HR@50,
+    with the chosen trial's test numbers beside (never used to choose)."""
+    import pandas as pd
+    rows = []
+    for ds in prof.datasets:
+        for m in available_models(SIMPLE_BASELINES):
+            tuned = tuning.tune(prof, ds, m, prof.tuning)
+            best = tuned["trials"].iloc[tuned["chosen"]]
+            rows.append({"dataset": ds, "model": MODEL_LABELS.get(m, m), "trials": len(tuned["trials"]),
+                         "chosen setting": ", ".join(f"{k}={v}" for k, v in tuned["setting"].items()),
+                         "valid HR@50": best["valid_hr@50"], "test HR@50 (not used)": best["test_hr@50 (not used)"]})
+    return pd.DataFrame(rows)
 
 
 def released_specs(prof: Profile) -> list:
@@ -235,11 +275,16 @@ def available_models(names=ALL_MODELS) -> tuple:
     return tuple(m for m in names if m in known)
 
 
+def learned_table2_specs(prof: Profile) -> list:
+    """Table 2's runs of the learned models (the simple ones enter a plan through their trials)."""
+    return table2_specs(prof, available_models(tuple(m for m in ALL_MODELS if m not in SIMPLE_BASELINES)))
+
+
 def all_specs(prof: Profile) -> list:
     """Every run the notebooks of a profile need, each once, in order of importance: Table 2 first,
     then the released-code runs, Tables 3-4, Figure 4, Figure 5, Table 5."""
-    builders = (table2_specs, released_specs, code_settings_specs, table3_specs, table4_specs, omega_specs,
-                seq_len_specs, dim_specs, runtime_specs)
+    builders = (learned_table2_specs, simple_trial_specs, released_specs, code_settings_specs, table3_specs,
+                table4_specs, omega_specs, seq_len_specs, dim_specs, runtime_specs)
     seen, out = set(), []
     for build in builders:
         for spec in build(prof):
@@ -252,4 +297,5 @@ def all_specs(prof: Profile) -> list:
 __all__ = ["all_specs", "PROFILES", "Profile", "profile", "spec_for", "table2_specs", "released_specs",
            "tuned_specs", "code_settings_specs", "table3_specs", "table4_specs", "omega_specs", "seq_len_specs",
            "dim_specs", "runtime_specs", "figure3_spec", "available_models", "ALL_MODELS", "PAPER_BASELINES",
-           "EXTRA_BASELINES", "MODEL_LABELS", "AGGREGATIONS"]
+           "EXTRA_BASELINES", "SIMPLE_BASELINES", "MODEL_LABELS", "AGGREGATIONS", "simple_baseline_spec",
+           "simple_trial_specs", "simple_baseline_choices"]

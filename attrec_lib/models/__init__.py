@@ -16,13 +16,17 @@ from .attrec import AttRec
 from .base import SequentialRecommender
 from .bprmf import BPRMF
 from .caser import Caser
+from .ease import EASE
 from .fmc import FMC
 from .fpmc import FPMC
 from .hrm import HRM
+from .itemknn import ItemKNN
 from .lstm_plus import LSTMPlus
 from .pop import Pop
 from .prme import PRME
 from .sasrec import SASRec
+from .sknn import SKNN
+from .sr import SR
 from .transrec import TransRec
 
 
@@ -43,6 +47,10 @@ REGISTRY = {
     "lstm_plus": Entry(LSTMPlus, "LSTM+"),
     "pop": Entry(Pop, "Pop"),
     "sasrec": Entry(SASRec, "SASRec"),
+    "itemknn": Entry(ItemKNN, "ItemKNN"),
+    "ease": Entry(EASE, "EASE"),
+    "sr": Entry(SR, "SR (rules)"),
+    "sknn": Entry(SKNN, "SKNN"),
 }
 
 LABELS = {name: entry.label for name, entry in REGISTRY.items()}
@@ -90,6 +98,11 @@ def make_config(name: str, preset: str | None = None, **overrides):
 
 def build(name: str, n_users: int, n_items: int, config) -> SequentialRecommender:
     return model_class(name)(n_users, n_items, config)
+
+
+def search_space(name: str) -> dict:
+    """The model's tuning search space (see tuning.py); empty when it has nothing to tune."""
+    return dict(model_class(name).search_space)
 
 
 def training_overrides(name: str, preset: str | None) -> dict:

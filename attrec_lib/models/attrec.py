@@ -43,6 +43,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..tuning import Choice
 from .base import Batch, ModelConfig, SequentialRecommender, check_choice, check_range, squared_distances
 
 
@@ -95,6 +96,12 @@ PRESETS = {
     ),
 }
 
+SEARCH_SPACE = {  # the paper's grids (Implementation Details); lr 0.05 and d = 100 untuned, as there
+    "omega": Choice((0.0, 0.2, 0.4, 0.6, 0.8, 1.0)),
+    ("reg_embeddings", "reg_weights"): Choice((0.1, 0.01, 0.001, 0.0001)),  # one lambda
+    "qk_dropout": Choice((0.0, 0.3, 0.5, 0.7)),
+}
+
 
 def time_embedding(seq_len: int, d: int, kind: str) -> torch.Tensor:
     """(L, d) sinusoidal time signal for positions t = 0..L-1.
@@ -133,6 +140,7 @@ class AttRec(SequentialRecommender):
     """Self-attention over the last L items (short-term) + user-item metric (long-term)."""
 
     config_class, presets = AttRecConfig, PRESETS
+    search_space = SEARCH_SPACE
     training = {"optimizer": "adagrad", "lr": 0.05, "initial_accumulator": 0.1}  # paper: Adagrad, lr 0.05
     preset_training = {"released_code": {"initial_accumulator": 0.05}}  # the released code's Adagrad
 

@@ -59,6 +59,7 @@ class SequentialRecommender(nn.Module):
     presets: dict = {}  # preset name -> config (every model has "paper")
     training: dict = {}  # TrainConfig fields the model sets, with or without a preset (optimiser, lr)
     preset_training: dict = {}  # preset name -> TrainConfig fields that preset changes on top of ``training``
+    search_space: dict = {}  # config field (or "train.<field>") -> distribution of the equal-budget tuning (tuning.py)
 
     def __init__(self, n_users: int, n_items: int, config=None):
         super().__init__()

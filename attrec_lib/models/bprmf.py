@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..tuning import LogUniform
 from ._shared import bpr_loss, normal_table, sq
 from .base import Batch, ModelConfig, SequentialRecommender, check_range
 
@@ -47,9 +48,15 @@ class BPRMFConfig(ModelConfig):
 
 PRESETS = {"paper": BPRMFConfig()}
 
+SEARCH_SPACE = {  # issue 14: learning rate and regularisation; d stays 100
+    "train.lr": LogUniform(1e-4, 1e-2),
+    "l2": LogUniform(1e-6, 1e-2),
+}
+
 
 class BPRMF(SequentialRecommender):
     config_class, presets = BPRMFConfig, PRESETS
+    search_space = SEARCH_SPACE
     # Adam 1e-3: the AttRec authors' PRME code (our notes) and Caser/SASRec use it; the paper's own
     # baseline settings are not reported.
     training = {"optimizer": "adam", "lr": 1e-3}

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..tuning import Choice, LogUniform
 from ._shared import bce_loss, padded_table
 from .base import Batch, ModelConfig, SequentialRecommender, check_range
 
@@ -56,9 +57,16 @@ class CaserConfig(ModelConfig):
 
 PRESETS = {"paper": CaserConfig()}
 
+SEARCH_SPACE = {  # issue 14: learning rate, regularisation (weight decay), dropout; d stays 100
+    "train.lr": LogUniform(1e-4, 1e-2),
+    "train.weight_decay": LogUniform(1e-7, 1e-4),
+    "dropout": Choice((0.0, 0.3, 0.5, 0.7)),
+}
+
 
 class Caser(SequentialRecommender):
     config_class, presets = CaserConfig, PRESETS
+    search_space = SEARCH_SPACE
     # Caser's official code: Adam, lr 1e-3, weight decay 1e-6
     training = {"optimizer": "adam", "lr": 1e-3, "weight_decay": 1e-6}
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..tuning import LogUniform
 from .fpmc import FPMC, FPMCConfig
 
 
@@ -26,7 +27,13 @@ class FMCConfig(FPMCConfig):
 
 PRESETS = {"paper": FMCConfig()}
 
+SEARCH_SPACE = {  # issue 14: learning rate and regularisation; d stays 100
+    "train.lr": LogUniform(1e-4, 1e-2),
+    "l2": LogUniform(1e-6, 1e-2),
+}
+
 
 class FMC(FPMC):
     config_class, presets = FMCConfig, PRESETS  # training: FPMC's (Adam 1e-3)
+    search_space = SEARCH_SPACE
     user_term = False

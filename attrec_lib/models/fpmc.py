@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..tuning import LogUniform
 from ._shared import TRAIN_PREV_CHOICES, bpr_loss, normal_table, padded_table, previous_items, sq
 from .base import Batch, ModelConfig, SequentialRecommender, check_choice, check_range
 
@@ -51,9 +52,15 @@ class FPMCConfig(ModelConfig):
 
 PRESETS = {"paper": FPMCConfig()}
 
+SEARCH_SPACE = {  # issue 14: learning rate and regularisation; d stays 100
+    "train.lr": LogUniform(1e-4, 1e-2),
+    "l2": LogUniform(1e-6, 1e-2),
+}
+
 
 class FPMC(SequentialRecommender):
     config_class, presets = FPMCConfig, PRESETS
+    search_space = SEARCH_SPACE
     # Adam 1e-3 (as the AttRec authors' PRME code); the paper's baseline settings are not reported.
     training = {"optimizer": "adam", "lr": 1e-3}
     user_term = True  # FMC (fmc.py) switches the <U_u, V_i> term off

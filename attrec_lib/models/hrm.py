@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..tuning import LogUniform
 from ._shared import bce_loss, normal_table, padded_table, sq
 from .base import Batch, ModelConfig, SequentialRecommender, check_range
 
@@ -50,9 +51,15 @@ class HRMConfig(ModelConfig):
 
 PRESETS = {"paper": HRMConfig()}
 
+SEARCH_SPACE = {  # issue 14: learning rate and regularisation; d stays 100
+    "train.lr": LogUniform(1e-4, 1e-2),
+    "l2": LogUniform(1e-6, 1e-2),
+}
+
 
 class HRM(SequentialRecommender):
     config_class, presets = HRMConfig, PRESETS
+    search_space = SEARCH_SPACE
     training = {"optimizer": "adam", "lr": 1e-3}
 
     def __init__(self, n_users: int, n_items: int, config: HRMConfig | None = None):

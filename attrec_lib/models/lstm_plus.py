@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..tuning import Choice, LogUniform
 from . import attrec
 from .base import check_choice
 
@@ -41,9 +42,15 @@ class LSTMPlusConfig(attrec.AttRecConfig):
 
 PRESETS = {"paper": LSTMPlusConfig()}
 
+SEARCH_SPACE = {  # issue 14: learning rate (Adagrad, as AttRec) and the paper's lambda grid; d stays 100
+    "train.lr": LogUniform(0.01, 0.2),
+    ("reg_embeddings", "reg_weights"): Choice((0.1, 0.01, 0.001, 0.0001)),
+}
+
 
 class LSTMPlus(attrec.AttRec):
     config_class, presets = LSTMPlusConfig, PRESETS
+    search_space = SEARCH_SPACE
     preset_training = {}  # AttRec's training (Adagrad, lr 0.05) for its one preset
 
     def __init__(self, n_users: int, n_items: int, config: LSTMPlusConfig | None = None):

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..tuning import LogUniform
 from ._shared import TRAIN_PREV_CHOICES, bpr_loss, normal_table, padded_table, previous_items, sq
 from .base import Batch, ModelConfig, SequentialRecommender, check_choice, check_range, squared_distances
 
@@ -51,9 +52,15 @@ class PRMEConfig(ModelConfig):
 
 PRESETS = {"paper": PRMEConfig()}
 
+SEARCH_SPACE = {  # issue 14: learning rate and regularisation; d stays 100
+    "train.lr": LogUniform(1e-4, 1e-2),
+    "l2": LogUniform(1e-6, 1e-2),
+}
+
 
 class PRME(SequentialRecommender):
     config_class, presets = PRMEConfig, PRESETS
+    search_space = SEARCH_SPACE
     # Adam 1e-3: the AttRec authors' PRME code (our notes)
     training = {"optimizer": "adam", "lr": 1e-3}
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..tuning import Choice, LogUniform
 from ._shared import bce_loss
 from .base import Batch, ModelConfig, SequentialRecommender, check_range
 
@@ -59,6 +60,12 @@ class SASRecConfig(ModelConfig):
 
 PRESETS = {"paper": SASRecConfig()}
 
+SEARCH_SPACE = {  # issue 14: learning rate, regularisation (weight decay), dropout; d stays 100
+    "train.lr": LogUniform(1e-4, 1e-2),
+    "train.weight_decay": LogUniform(1e-7, 1e-4),
+    "dropout": Choice((0.0, 0.2, 0.5)),
+}
+
 
 class _Block(nn.Module):
     def __init__(self, d: int, n_heads: int, dropout: float):
@@ -80,6 +87,7 @@ class _Block(nn.Module):
 
 class SASRec(SequentialRecommender):
     config_class, presets = SASRecConfig, PRESETS
+    search_space = SEARCH_SPACE
     # SASRec: Adam lr 1e-3
     training = {"optimizer": "adam", "lr": 1e-3}
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..tuning import LogUniform
 from ._shared import TRAIN_PREV_CHOICES, bpr_loss, normal_table, padded_table, previous_items, sq
 from .base import Batch, ModelConfig, SequentialRecommender, check_choice, check_range, squared_distances
 
@@ -60,9 +61,15 @@ class TransRecConfig(ModelConfig):
 
 PRESETS = {"paper": TransRecConfig()}
 
+SEARCH_SPACE = {  # issue 14: learning rate and regularisation; d stays 100
+    "train.lr": LogUniform(1e-4, 1e-2),
+    "l2": LogUniform(1e-6, 1e-2),
+}
+
 
 class TransRec(SequentialRecommender):
     config_class, presets = TransRecConfig, PRESETS
+    search_space = SEARCH_SPACE
     training = {"optimizer": "adam", "lr": 1e-3}
 
     def __init__(self, n_users: int, n_items: int, config: TransRecConfig | None = None):

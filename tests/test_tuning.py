@@ -1,0 +1,146 @@
+"""The equal-budget search: seeded draws, search spaces, the validation-only choice, cached trials."""
+import pandas as pd
+import pytest
+
+from attrec_lib import experiments, models, study, tuning
+from attrec_lib.tuning import Budget, Choice, LogUniform
+
+LEARNED = ["bprmf", "fmc", "fpmc", "hrm", "prme", "transrec", "caser", "lstm_plus", "sasrec"]
+
+
+@pytest.mark.parametrize("name", models.model_names())
+def test_every_search_space_is_valid_and_keeps_d_fixed(name):
+    space = tuning.search_space(name)  # raises on an unknown field or a searched d
+    for setting in tuning.draw_settings(name, 16):
+        model_part, train_part = tuning.split_setting(setting)
+        models.make_config(name, "paper", **model_part)
+        assert "d" not in model_part
+    if name == "pop":
+        assert space == {}
+
+
+@pytest.mark.parametrize("name", LEARNED)
+def test_learned_models_search_learning_rate_and_regularisation(name):
+    keys = {k for key in tuning.search_space(name) for k in (key if isinstance(key, tuple) else (key,))}
+    assert "train.lr" in keys
+    assert keys & {"l2", "reg_embeddings", "train.weight_decay", "dropout"}
+
+
+def test_attrec_space_is_the_papers_grids():
+    space = tuning.search_space("attrec")
+    assert space["omega"].values == (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    assert space[("reg_embeddings", "reg_weights")].values == (0.1, 0.01, 0.001, 0.0001)
+    assert space["qk_dropout"].values == (0.0, 0.3, 0.5, 0.7)
+    assert not any("lr" in str(k) for k in space)  # the paper: lr 0.05, not tuned
+
+
+def test_draws_are_seeded_distinct_and_inside_the_space():
+    a, b = tuning.draw_settings("bprmf", 16, seed=0), tuning.draw_settings("bprmf", 16, seed=0)
+    assert a == b and len(a) == 16
+    assert len({tuple(s.values()) for s in a}) == 16
+    assert tuning.draw_settings("bprmf", 16, seed=1) != a
+    space = tuning.search_space("bprmf")
+    for s in a:
+        for key, value in s.items():
+            dist = space[key]
+            assert dist.low <= value <= dist.high if isinstance(dist, LogUniform) else value in dist.values
+
+
+def test_draws_of_one_model_do_not_depend_on_others():
+    assert tuning.draw_settings("ease", 5)[:3] == tuning.draw_settings("ease", 3)
+
+
+def test_small_grid_is_enumerated_whole(monkeypatch):
+    monkeypatch.setattr(models.model_class("sr"), "search_space", {"steps": Choice((1, 2)), "seq_len": Choice((1, 3))})
+    assert tuning.draw_settings("sr", 16) == [{"steps": 1, "seq_len": 1}, {"steps": 1, "seq_len": 3},
+                                              {"steps": 2, "seq_len": 1}, {"steps": 2, "seq_len": 3}]
+    assert tuning.draw_settings("pop", 16) == [{}]
+
+
+def test_a_bad_search_space_names_the_field(monkeypatch):
+    monkeypatch.setattr(models.model_class("sr"), "search_space", {"stepz": Choice((1, 2))})
+    with pytest.raises(ValueError, match="stepz"):
+        tuning.search_space("sr")
+    monkeypatch.setattr(models.model_class("bprmf"), "search_space", {"d": Choice((50, 100))})
+    with pytest.raises(ValueError, match="d stays fixed"):
+        tuning.search_space("bprmf")
+
+
+def test_choice_reads_validation_only_and_keeps_the_first_of_ties():
+    trials = pd.DataFrame({"valid_hr@50": [0.30, 0.42, 0.42, 0.10], "hr@50": [0.9, 0.1, 0.2, 0.99]})
+    assert tuning.choose(trials) == 1
+    with pytest.raises(ValueError, match="valid_hr@50"):
+        tuning.choose(trials.drop(columns="valid_hr@50"))
+
+
+def test_trial_specs_carry_the_budget_and_the_setting():
+    prof = study.profile("tiny")
+    budget = Budget(n_trials=4)
+    specs = tuning.trial_specs(prof, "synthetic-planted", "bprmf", budget)
+    settings = tuning.draw_settings("bprmf", 4)
+    assert len({s.key for s in specs}) == 4
+    for spec, setting in zip(specs, settings):
+        assert spec.train_config["epochs"] == 100 and spec.train_config["patience"] == 10
+        assert spec.train_config["lr"] == setting["train.lr"]
+        assert spec.model_config["l2"] == setting["l2"] and spec.model_config["d"] == 8  # the profile's d
+        assert spec.seed == 0 and spec.protocol == "valid"
+    attrec = tuning.trial_specs(prof, "synthetic-planted", "attrec", budget)
+    for spec in attrec:  # one lambda for both regularisers, as in the paper
+        assert spec.model_config["reg_embeddings"] == spec.model_config["reg_weights"]
+
+
+def test_tune_runs_each_trial_once_as_a_cached_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTREC_RESULTS_DIR", str(tmp_path))
+    prof = study.profile("tiny")
+    budget = Budget(n_trials=3, epochs=1, patience=0)
+    tuned = tuning.tune(prof, "synthetic-planted", "sr", budget)
+    assert len(list(tmp_path.glob("*.json"))) == 3
+    trials = tuned["trials"]
+    assert tuned["chosen"] == int(trials["valid_hr@50"].to_numpy().argmax())
+    assert tuned["spec"] == tuning.trial_specs(prof, "synthetic-planted", "sr", budget)[tuned["chosen"]]
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cached trial was recomputed")
+    monkeypatch.setattr(experiments, "execute", no_training)
+    again = tuning.tune(prof, "synthetic-planted", "sr", budget)
+    assert again["spec"] == tuned["spec"]
+
+
+def test_table2_uses_the_tuned_simple_baselines(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTREC_RESULTS_DIR", str(tmp_path))
+    prof = study.profile("tiny")
+    specs = study.table2_specs(prof, ("pop", "ease"))
+    assert [s.model for s in specs] == ["pop", "ease"]
+    assert specs[1] in tuning.trial_specs(prof, "synthetic-planted", "ease", prof.tuning)
+    planned = study.all_specs(prof)
+    assert all(s in planned for s in tuning.trial_specs(prof, "synthetic-planted", "sknn", prof.tuning))
+
+
+def test_rq1_compares_attrec_with_the_baseline_best_on_validation(monkeypatch):
+    from attrec_lib import tables
+    # "ease" has the best test HR@50 but "sr" the best validation HR@50: sr must be chosen.
+    df = pd.DataFrame({"dataset": ["d"] * 3, "model": ["attrec", "ease", "sr"], "key": ["a", "e", "s"],
+                       "hr@50": [0.5, 0.9, 0.4], "valid_hr@50": [0.5, 0.3, 0.45]})
+    specs = [experiments.RunSpec("d", m, seed=0) for m in ("attrec", "ease", "sr")]
+    monkeypatch.setattr(experiments.RunSpec, "key", property(lambda self: self.model[0]))
+    users = pd.DataFrame({"model": ["attrec"] * 3 + ["sr"] * 3, "user": [0, 1, 2] * 2,
+                          "hr@50": [1.0, 1.0, 0.0, 0.0, 1.0, 0.0], "mrr": [0.5, 0.2, 0.0, 0.0, 0.1, 0.0]})
+    monkeypatch.setattr(tables, "per_user", lambda chosen: users if {s.model for s in chosen} == {"attrec", "sr"}
+                        else pytest.fail(f"compared with {[s.model for s in chosen]}"))
+    row = tables.attrec_vs_best_baseline(df, specs, ["ease", "sr"]).iloc[0]
+    assert row["best baseline"] == "sr" and row["baseline HR@50"] == 0.4 and row["baseline valid HR@50"] == 0.45
+
+
+def test_chosen_runs_reseed_the_chosen_trial(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTREC_RESULTS_DIR", str(tmp_path))
+    prof = study.profile("tiny")
+    budget = Budget(n_trials=2, epochs=1, patience=0)
+    runs = tuning.chosen_runs(prof, "synthetic-planted", "sr", budget, (0, 1, 2))
+    chosen = tuning.tune(prof, "synthetic-planted", "sr", budget)["spec"]
+    assert runs[0] == chosen and [r.seed for r in runs] == [0, 1, 2]
+    assert all(r.model_config == chosen.model_config and r.train_config == chosen.train_config for r in runs)
+
+
+def test_simple_baselines_stay_out_of_the_d_sweeps():
+    for name in ("full", "standard", "quick", "tiny"):
+        assert not set(study.profile(name).dim_models) & set(study.SIMPLE_BASELINES)
