@@ -207,5 +207,5 @@ def test_runs_are_bit_identical_in_a_process_with_two_threads(results_in_tmp):
                           timeout=300)
     assert proc.returncode == 0, proc.stderr
     first, second, threads = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert threads == 1
     assert first == second  # exact: every float of every epoch
+    assert threads == 1
