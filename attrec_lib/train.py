@@ -48,6 +48,7 @@ class TrainConfig:
     eval_every: int = 1  # evaluate every k epochs (and always after the last one)
     patience: int = 10  # evaluations without improvement of the selection metric before stopping; 0 = never stop
     eval_batch_size: int = 1024  # users scored at once during evaluation (bounds memory)
+    max_batches: int = 0  # train on at most this many batches per epoch (0 = all; the golden runs cap it)
 
     def validate(self) -> "TrainConfig":
         check_range("epochs", self.epochs, 1)
@@ -58,6 +59,7 @@ class TrainConfig:
         check_range("eval_every", self.eval_every, 1)
         check_range("patience", self.patience, 0)
         check_range("eval_batch_size", self.eval_batch_size, 1)
+        check_range("max_batches", self.max_batches, 0)
         check_choice("optimizer", self.optimizer, {"adagrad", "adam", "sgd"})
         check_choice("negatives", self.negatives, {"window_targets", "user_history"})
         return self
@@ -192,6 +194,8 @@ def _fit(model, split, cfg, seed, protocol, device, progress, description) -> Fi
     best_value, since_best = -math.inf, 0
     n = len(windows)
     n_batches = n // cfg.batch_size if cfg.drop_last and n >= cfg.batch_size else math.ceil(n / cfg.batch_size)
+    if cfg.max_batches:
+        n_batches = min(n_batches, cfg.max_batches)
     bar = _progress_bar(cfg.epochs, progress, description)
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
