@@ -20,7 +20,7 @@ field                  paper (text)                    released code
 d                      100                             150
 mask                   diagonal masked before softmax  softmax, then diagonal * 0
 time_embedding         interleaved sin/cos (Eq. 7-8)   sin block then cos block
-reg_mode               L2 on the batch's rows (*)     L2 on the whole U, V, X tables
+reg_mode               L2 on the batch's rows (*)      L2 on the whole U, V, X tables
 pairs                  all T x T pairs (Eq. 11)        target t paired with negative t
 init_std (U, V, X)     0.01 (not stated; our choice)   0.001 (truncated normal)
 w_init (W)             Glorot uniform (not stated)     Glorot uniform (tf.layers.dense default)
