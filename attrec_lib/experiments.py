@@ -206,16 +206,16 @@ def read_result_file(path, expected_key: str | None = None) -> dict:
         raise ResultFileError(f"corrupt result file {path}: {err}; delete it to recompute") from err
     if not isinstance(result, dict):
         raise ResultFileError(f"result file {path}: expected a JSON object, got {type(result).__name__}")
-    missing = [f for f in RESULT_FIELDS if f not in result]
-    if missing:
-        raise ResultFileError(f"result file {path}: missing field(s) {missing}; delete it to recompute")
-    if result["format"] != RESULT_FORMAT:
+    if "format" in result and result["format"] != RESULT_FORMAT:
         raise ResultFileError(f"result file {path}: format {result['format']!r}, this code reads "
                               f"{RESULT_FORMAT}; delete it to recompute")
-    if result["results_version"] != RESULTS_VERSION:
+    if "results_version" in result and result["results_version"] != RESULTS_VERSION:
         raise ResultFileError(f"result file {path}: results_version {result['results_version']!r}, current is "
                               f"{RESULTS_VERSION}; a result of another version is never served (delete it to "
                               "recompute)")
+    missing = [f for f in RESULT_FIELDS if f not in result]
+    if missing:
+        raise ResultFileError(f"result file {path}: missing field(s) {missing}; delete it to recompute")
     if expected_key is not None and result["spec_key"] != expected_key:
         raise ResultFileError(f"result file {path}: records key {result['spec_key']!r} but was looked up as "
                               f"{expected_key!r} (another run's result under this name); delete it to recompute")

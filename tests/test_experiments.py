@@ -209,3 +209,12 @@ def test_runs_are_bit_identical_in_a_process_with_two_threads(results_in_tmp):
     first, second, threads = json.loads(proc.stdout.strip().splitlines()[-1])
     assert first == second  # exact: every float of every epoch
     assert threads == 1
+
+
+def test_grid_list_reports_result_files_that_are_never_served(results_in_tmp):
+    results_in_tmp.mkdir(parents=True)
+    (results_in_tmp / "0123456789abcdef.json").write_text(json.dumps({"format": 1, "spec": {}}))
+    env = {**os.environ, "ATTREC_RESULTS_DIR": str(results_in_tmp)}
+    out, err = _cli("grid", "--profile", "tiny", "--list", env=env).communicate(timeout=120)
+    assert "1 file(s) under results/ are never served" in out, err
+    assert "stale 0123456789abcdef.json: format 1" in out
