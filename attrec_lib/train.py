@@ -79,15 +79,17 @@ def default_device() -> torch.device:
 
 
 @contextlib.contextmanager
-def one_thread():
-    """Run the block on one intra-op thread, then restore the previous count.
+def one_thread(threads: int | None = 1):
+    """Run the block on one intra-op thread (``threads``; None leaves the setting alone), then
+    restore the previous count.
 
     With several threads torch's CPU reductions split work differently from call to call, and
     training is not bit-reproducible (measured: three 2-thread runs of the same spec gave three
     HR@50 values). Parallelism belongs across runs, not inside one.
     """
     previous = torch.get_num_threads()
-    torch.set_num_threads(1)
+    if threads is not None:
+        torch.set_num_threads(threads)
     try:
         yield
     finally:
@@ -156,10 +158,11 @@ def compile_enabled() -> bool:
 
 
 def fit(model, split: Split, cfg: TrainConfig, seed: int, protocol: str = "valid",
-        device=None, progress: bool = True, description: str = "") -> FitResult:
+        device=None, progress: bool = True, description: str = "", threads: int | None = 1) -> FitResult:
     """Train ``model`` on ``split`` and evaluate it every ``cfg.eval_every`` epochs, on one
-    intra-op thread (:func:`one_thread`)."""
-    with one_thread():
+    intra-op thread (:func:`one_thread`). ``threads=None`` keeps the caller's thread count: only
+    for the speed benchmark, which measures thread scaling and keeps no result."""
+    with one_thread(threads):
         return _fit(model, split, cfg, seed, protocol, device, progress, description)
 
 
