@@ -105,7 +105,11 @@ def canonical_config(cls, values: dict, owner: str) -> dict:
 def data_fingerprint(dataset: str, tie_rule: str) -> str:
     """sha256 (16 hex digits) of the processed data's split arrays (validation item held out,
     which contains every item of every sequence), computed once per process."""
-    split = load_split(dataset, tie_rule, True)
+    return split_fingerprint(load_split(dataset, tie_rule, True))
+
+
+def split_fingerprint(split) -> str:
+    """sha256 (16 hex digits) of a split's arrays: sizes, training sequences, valid and test items."""
     digest = hashlib.sha256(f"{split.n_users} {split.n_items} {split.pad}".encode())
     for items in split.train:
         arr = np.ascontiguousarray(np.asarray(items, dtype=np.int64))
@@ -140,20 +144,25 @@ class RunSpec:
         d["seed"] = _canonical_value("spec", "seed", "int", self.seed)
         return d
 
-    def key_payload(self) -> dict:
+    def key_payload(self, fingerprint: str | None = None) -> dict:
         """What the run key hashes: canonical spec (minus fields that change no number),
-        results version, data fingerprint."""
+        results version, data fingerprint (of the registered data set unless given)."""
         d = self.canonical()
         for name in KEY_EXCLUDED_TRAINING:
             d["train_config"].pop(name)
-        return {"spec": d, "results_version": RESULTS_VERSION,
-                "data": data_fingerprint(self.dataset, self.tie_rule)}
+        if fingerprint is None:
+            fingerprint = data_fingerprint(self.dataset, self.tie_rule)
+        return {"spec": d, "results_version": RESULTS_VERSION, "data": fingerprint}
+
+    def key_for(self, fingerprint: str | None = None) -> str:
+        """sha256 of the canonical JSON of :meth:`key_payload` (first 16 hex digits)."""
+        text = json.dumps(self.key_payload(fingerprint), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
     def key(self) -> str:
-        """sha256 of the canonical JSON of :meth:`key_payload` (first 16 hex digits)."""
-        text = json.dumps(self.key_payload(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        """The run key: :meth:`key_for` the registered data set's fingerprint."""
+        return self.key_for()
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunSpec":
@@ -308,6 +317,9 @@ def _execute(spec: RunSpec, device, progress, split) -> dict:
     torch.manual_seed(spec.seed)
     if split is None:
         split = load_split(spec.dataset, spec.tie_rule, spec.protocol == "valid")
+        fingerprint = data_fingerprint(spec.dataset, spec.tie_rule)
+    else:  # a split given by the caller (tests, never cached): the fingerprint of that split
+        fingerprint = split_fingerprint(split)
     mcfg = models.make_config(spec.model, None, **spec.model_config)
     model = models.build(spec.model, split.n_users, split.n_items, mcfg)
     tcfg = TrainConfig(**spec.train_config)
@@ -324,8 +336,8 @@ def _execute(spec: RunSpec, device, progress, split) -> dict:
         "format": RESULT_FORMAT,
         "results_version": RESULTS_VERSION,
         "spec": spec.canonical(),
-        "spec_key": spec.key,
-        "data_fingerprint": data_fingerprint(spec.dataset, spec.tie_rule),
+        "spec_key": spec.key_for(fingerprint),
+        "data_fingerprint": fingerprint,
         "selections": selections,
         "per_user": per_user,
         "history": fitted.history,
