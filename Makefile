@@ -5,6 +5,7 @@
 #   make paper FRESH=1         recompute every run this build needs instead of reading the cache
 #   make test                  unit tests + nbval on the committed notebooks
 #   make bench                 speed / memory benchmark (prints a table, writes bench/)
+#   make goldens               recompute tests/goldens/ (after bumping RESULTS_VERSION when numbers change)
 # Set ATTREC_DATA_MIRROR=/path/to/mirror to read raw data from a local copy instead of the network.
 
 PYTHON ?= python3
@@ -14,7 +15,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]-*.ipynb))
 PROFILE ?= full
 FRESH ?= 0
 
-.PHONY: setup paper test unit nbval bench clean-data
+.PHONY: setup paper test unit nbval bench goldens clean-data
 
 setup: $(VENV)/.installed
 
@@ -36,6 +37,9 @@ nbval: setup
 
 bench: setup
 	$(PY) -m attrec_lib.bench
+
+goldens: setup
+	$(PY) -m attrec_lib.goldens
 
 clean-data:
 	rm -rf data/processed

@@ -89,6 +89,11 @@ def _grid(args) -> int:
         for s in specs:
             state = "missing" if s in missing else "cached"
             print(f"{s.key} {state:8} {s.dataset:18} {s.model:10} seed={s.seed}")
+        stale = experiments.stale_results()
+        print(f"{len(stale)} file(s) under results/ are never served (another results version or format, "
+              f"or broken; current version {experiments.RESULTS_VERSION}):")
+        for path, reason in stale:
+            print(f"  stale {path.name}: {reason.split(': ', 1)[-1]}")
         return 0
     mine = missing[index::count]
     for i, spec in enumerate(mine, 1):

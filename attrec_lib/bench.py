@@ -138,7 +138,7 @@ def measure(dataset: str, model_name: str, preset: str, epochs: int, eval_repeat
     model = models.build(model_name, split.n_users, split.n_items, mcfg)
     tcfg = TrainConfig(**{**models.training_overrides(model_name, preset), "epochs": epochs,
                           "eval_every": epochs, "patience": 0})
-    res = fit(model, split, tcfg, seed=0, protocol="released", device=dev, progress=False)
+    res = fit(model, split, tcfg, seed=0, protocol="released", device=dev, progress=False, threads=None)
     n_windows = len(make_windows(split.train, mcfg.seq_len, mcfg.n_targets, split.pad))
     eval_times = []
     for _ in range(eval_repeats):

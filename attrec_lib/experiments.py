@@ -1,10 +1,23 @@
 """Runs and the run cache: one spec -> one JSON file under ``results/``.
 
 A run is fully described by a :class:`RunSpec` (data set, model, resolved model config,
-resolved training config, protocol, tie rule, seed). Its result is written atomically (a
-temporary file, then a rename) to ``results/<spec hash>.json``; :func:`run` returns the cached
-result when the file exists, so a killed sweep loses only the run in progress and never reads a
-partial file. :func:`run_grid` runs what is missing and returns one DataFrame row per run.
+resolved training config, protocol, tie rule, seed). A result is a function of three things,
+and its key (:attr:`RunSpec.key`, the file name ``results/<key>.json``) hashes all three:
+
+* the canonical spec: config values normalised through the config dataclasses (``100`` and
+  ``100.0`` are one value; a bool field takes ``True``, not ``1``), with the fields that cannot
+  change a number left out (:data:`KEY_EXCLUDED_TRAINING`, e.g. the evaluation batch size);
+* :data:`RESULTS_VERSION`, bumped in every commit that changes any run's numbers (together with
+  the golden runs under ``tests/goldens/``: ``make goldens``);
+* a fingerprint of the processed data (sha256 of the split's arrays, :func:`data_fingerprint`).
+
+The result is written atomically (a temporary file, then a rename); :func:`run` returns the
+cached result when the file exists, so a killed sweep loses only the run in progress and never
+reads a partial file. Loading checks the file's format, results version and recorded key: a
+file that does not match is one error naming it, never a silently served number.
+:func:`run_grid` runs what is missing and returns one DataFrame row per run. Every run trains
+and evaluates on one intra-op thread (``train.one_thread``), so a key always gives the same bits
+on a CPU; device, thread count and code commit are recorded in the result, not in the key.
 
 ``make paper FRESH=1`` sets ``ATTREC_FRESH_SINCE`` (a unix time): cached results finished
 before it are recomputed (runs shared by several notebooks are computed once per build).
@@ -30,9 +43,80 @@ from . import __version__, models, paper_numbers, paths
 from .atomic import replace_atomically
 from .data.preprocess import check_tie_rule
 from .data.sequences import split_leave_last_out
-from .train import PROTOCOLS, TrainConfig, default_device, device_name, fit
+from .train import PROTOCOLS, TrainConfig, default_device, device_name, fit, one_thread
 
-RESULT_FORMAT = 1
+RESULT_FORMAT = 2  # layout of a result JSON (2: results_version, data fingerprint, threads)
+# Bump in the commit that changes any run's numbers (code, defaults, data pipeline), together with
+# the golden runs (``make goldens``); results of another version are never read as results.
+RESULTS_VERSION = 2
+# TrainConfig fields that cannot change a run's numbers, left out of the run key.
+KEY_EXCLUDED_TRAINING = ("eval_batch_size",)
+# Fields every result file must have (checked on load).
+RESULT_FIELDS = ("format", "results_version", "spec", "spec_key", "data_fingerprint", "selections",
+                 "per_user", "history", "epochs_run", "seconds_per_epoch", "device", "threads",
+                 "code_version", "finished_at")
+
+
+class ResultFileError(ValueError):
+    """A file under results/ that cannot be served as the result of the spec it was looked up for."""
+
+
+def _canonical_value(owner: str, name: str, kind: str, value):
+    """``value`` of field ``name`` as the type the config dataclass declares (``kind``)."""
+    bad = ValueError(f"{owner}.{name}: expected {kind}, got {value!r}")
+    if kind == "bool":
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value)
+        raise bad
+    if isinstance(value, (bool, np.bool_)):
+        raise bad
+    if kind == "float":
+        if isinstance(value, (int, float, np.integer, np.floating)):
+            return float(value)
+        raise bad
+    if kind == "int":
+        if isinstance(value, (int, np.integer)) or (isinstance(value, (float, np.floating))
+                                                     and float(value).is_integer()):
+            return int(value)
+        raise bad
+    if kind == "str":
+        if isinstance(value, str):
+            return value
+        raise bad
+    return value
+
+
+def canonical_config(cls, values: dict, owner: str) -> dict:
+    """Every field of dataclass ``cls`` from ``values`` (defaults for the missing ones), each
+    normalised to its declared type; an unknown field is an error naming it."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(values) - set(fields)
+    if unknown:
+        raise ValueError(f"{owner}: unknown field(s) {sorted(unknown)}")
+    out = {}
+    for name, f in fields.items():
+        value = values[name] if name in values else getattr(cls(), name)
+        out[name] = _canonical_value(owner, name, str(f.type), value)
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def data_fingerprint(dataset: str, tie_rule: str) -> str:
+    """sha256 (16 hex digits) of the processed data's split arrays (validation item held out,
+    which contains every item of every sequence), computed once per process."""
+    return split_fingerprint(load_split(dataset, tie_rule, True))
+
+
+def split_fingerprint(split) -> str:
+    """sha256 (16 hex digits) of a split's arrays: sizes, training sequences, valid and test items."""
+    digest = hashlib.sha256(f"{split.n_users} {split.n_items} {split.pad}".encode())
+    for items in split.train:
+        arr = np.ascontiguousarray(np.asarray(items, dtype=np.int64))
+        digest.update(len(arr).to_bytes(8, "little"))
+        digest.update(arr.tobytes())
+    for arr in (split.valid, split.test):
+        digest.update(np.ascontiguousarray(np.asarray(arr, dtype=np.int64)).tobytes())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -50,11 +134,34 @@ class RunSpec:
                 "train_config": dict(self.train_config), "protocol": self.protocol,
                 "tie_rule": self.tie_rule, "seed": self.seed}
 
+    def canonical(self) -> dict:
+        """The spec with config values normalised to their declared types (see the module doc)."""
+        d = self.to_dict()
+        d["model_config"] = canonical_config(models.config_class(self.model), d["model_config"],
+                                             f"model_config ({self.model})")
+        d["train_config"] = canonical_config(TrainConfig, d["train_config"], "train_config")
+        d["seed"] = _canonical_value("spec", "seed", "int", self.seed)
+        return d
+
+    def key_payload(self, fingerprint: str | None = None) -> dict:
+        """What the run key hashes: canonical spec (minus fields that change no number),
+        results version, data fingerprint (of the registered data set unless given)."""
+        d = self.canonical()
+        for name in KEY_EXCLUDED_TRAINING:
+            d["train_config"].pop(name)
+        if fingerprint is None:
+            fingerprint = data_fingerprint(self.dataset, self.tie_rule)
+        return {"spec": d, "results_version": RESULTS_VERSION, "data": fingerprint}
+
+    def key_for(self, fingerprint: str | None = None) -> str:
+        """sha256 of the canonical JSON of :meth:`key_payload` (first 16 hex digits)."""
+        text = json.dumps(self.key_payload(fingerprint), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
     @property
     def key(self) -> str:
-        """sha256 of the canonical JSON of the spec (first 16 hex digits)."""
-        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        """The run key: :meth:`key_for` the registered data set's fingerprint."""
+        return self.key_for()
 
     @classmethod
     def from_dict(cls, d: dict) -> "RunSpec":
@@ -81,7 +188,9 @@ def make_spec(dataset: str, model: str = "attrec", preset: str | None = "paper",
     if unknown:
         raise ValueError(f"unknown training field(s) {sorted(unknown)}")
     tcfg = TrainConfig(**tfields).validate()
-    return RunSpec(dataset, model, dataclasses.asdict(mcfg), dataclasses.asdict(tcfg), protocol, tie_rule, int(seed))
+    spec = RunSpec(dataset, model, dataclasses.asdict(mcfg), dataclasses.asdict(tcfg), protocol, tie_rule, int(seed))
+    canonical = spec.canonical()
+    return dataclasses.replace(spec, model_config=canonical["model_config"], train_config=canonical["train_config"])
 
 
 @functools.lru_cache(maxsize=8)
@@ -94,15 +203,43 @@ def result_path(spec: RunSpec):
     return paths.results_dir() / f"{spec.key}.json"
 
 
-def load_result(spec: RunSpec) -> dict | None:
-    """The cached result of ``spec``, or None (also when it is older than a FRESH build)."""
-    path = result_path(spec)
-    if not path.exists():
-        return None
+def read_result_file(path, expected_key: str | None = None) -> dict:
+    """A result file's contents, checked: valid JSON object, every field of
+    :data:`RESULT_FIELDS`, the current format and results version, and (when given) the key it
+    was looked up under. Anything else is one :class:`ResultFileError` naming the file."""
     try:
         result = json.loads(path.read_text())
     except json.JSONDecodeError as err:
-        raise ValueError(f"corrupt result file {path}: {err}; delete it to recompute") from err
+        raise ResultFileError(f"corrupt result file {path}: {err}; delete it to recompute") from err
+    if not isinstance(result, dict):
+        raise ResultFileError(f"result file {path}: expected a JSON object, got {type(result).__name__}")
+    if "format" in result and result["format"] != RESULT_FORMAT:
+        raise ResultFileError(f"result file {path}: format {result['format']!r}, this code reads "
+                              f"{RESULT_FORMAT}; delete it to recompute")
+    if "results_version" in result and result["results_version"] != RESULTS_VERSION:
+        raise ResultFileError(f"result file {path}: results_version {result['results_version']!r}, current is "
+                              f"{RESULTS_VERSION}; a result of another version is never served (delete it to "
+                              "recompute)")
+    missing = [f for f in RESULT_FIELDS if f not in result]
+    if missing:
+        raise ResultFileError(f"result file {path}: missing field(s) {missing}; delete it to recompute")
+    if expected_key is not None and result["spec_key"] != expected_key:
+        raise ResultFileError(f"result file {path}: records key {result['spec_key']!r} but was looked up as "
+                              f"{expected_key!r} (another run's result under this name); delete it to recompute")
+    return result
+
+
+def load_result(spec: RunSpec) -> dict | None:
+    """The cached result of ``spec``, or None (also when it is older than a FRESH build).
+    A file that is there but does not check out raises :class:`ResultFileError`."""
+    path = result_path(spec)
+    if not path.exists():
+        return None
+    result = read_result_file(path, spec.key)
+    recorded = RunSpec.from_dict(result["spec"])
+    if recorded.key != spec.key:
+        raise ResultFileError(f"result file {path}: its recorded spec hashes to {recorded.key}, not {spec.key}; "
+                              "delete it to recompute")
     fresh_since = os.environ.get("ATTREC_FRESH_SINCE")
     if fresh_since and result.get("finished_at", 0) < float(fresh_since):
         return None
@@ -129,12 +266,35 @@ def code_version() -> dict:
     return {"library": __version__, "source_sha256": digest.hexdigest()[:16], "git_commit": commit}
 
 
+def stale_results(directory=None) -> list:
+    """(path, reason) of every result file that would not be served: another results version or
+    format, a missing field, unreadable JSON, or a name that is not its recorded key."""
+    directory = directory or paths.results_dir()
+    out = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            result = read_result_file(path)
+            if path.stem != result["spec_key"]:
+                raise ResultFileError(f"result file {path}: named {path.stem} but records key {result['spec_key']}")
+        except ResultFileError as err:
+            out.append((path, str(err)))
+    return out
+
+
 def execute(spec: RunSpec, device=None, progress: bool = True, split=None) -> dict:
     """Train and evaluate one run (no cache involved) and return its result record."""
     device = torch.device(device) if device is not None else default_device()
+    with one_thread():
+        return _execute(spec, device, progress, split)
+
+
+def _execute(spec: RunSpec, device, progress, split) -> dict:
     torch.manual_seed(spec.seed)
     if split is None:
         split = load_split(spec.dataset, spec.tie_rule, spec.protocol == "valid")
+        fingerprint = data_fingerprint(spec.dataset, spec.tie_rule)
+    else:  # a split given by the caller (tests, never cached): the fingerprint of that split
+        fingerprint = split_fingerprint(split)
     mcfg = models.make_config(spec.model, None, **spec.model_config)
     model = models.build(spec.model, split.n_users, split.n_items, mcfg)
     tcfg = TrainConfig(**spec.train_config)
@@ -149,8 +309,10 @@ def execute(spec: RunSpec, device=None, progress: bool = True, split=None) -> di
         selections[name] = best
     return {
         "format": RESULT_FORMAT,
-        "spec": spec.to_dict(),
-        "spec_key": spec.key,
+        "results_version": RESULTS_VERSION,
+        "spec": spec.canonical(),
+        "spec_key": spec.key_for(fingerprint),
+        "data_fingerprint": fingerprint,
         "selections": selections,
         "per_user": per_user,
         "history": fitted.history,
@@ -161,6 +323,7 @@ def execute(spec: RunSpec, device=None, progress: bool = True, split=None) -> di
         "epoch_seconds": fitted.seconds_per_epoch,
         "wall_seconds": time.time() - t0,
         "device": device_name(device),
+        "threads": torch.get_num_threads(),
         "versions": {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__,
                      "pandas": pd.__version__},
         "code_version": code_version(),
@@ -244,7 +407,7 @@ def trained_model(spec: RunSpec, device="cpu", progress: bool = False):
     torch.manual_seed(spec.seed)
     tcfg = TrainConfig(**{**spec.train_config, "epochs": epoch, "patience": 0,
                           "eval_every": max(epoch, 1)})
-    fit(model, split, tcfg, spec.seed, spec.protocol, device=device, progress=progress)
+    fit(model, split, tcfg, spec.seed, spec.protocol, device=device, progress=progress)  # one thread inside
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     replace_atomically(path, lambda fh: torch.save(state, fh))
     return model.cpu().eval()

@@ -20,11 +20,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from . import models, paper_numbers, tuning
+from . import experiments, models, paper_numbers, tuning
 from .data import is_available
 from .data.registry import (PAPER_DATASETS, SYNTHETIC, ablation_replacement, dataset_names, get_spec, paper_set,
                             run_settings)
-from .experiments import RunSpec, make_spec, run_grid
+from .experiments import RunSpec, make_spec
 
 # Baselines of the paper's Table 2, then ours beyond the paper (Pop, SASRec, and the simple
 # non-neural baselines, tuned on validation), then AttRec.
@@ -205,7 +205,7 @@ def tuned_omega(prof: Profile, dataset: str) -> float:
     sweep = [s for s in omega_specs(prof) if s.dataset == dataset]
     if not sweep:
         raise ValueError(f"{dataset} has no omega sweep in profile {prof.name}")
-    df = run_grid(sweep, progress=False)
+    df = experiments.run_grid(sweep, progress=False)
     means = df.groupby("cfg.omega")["valid_hr@50"].mean()
     return float(means[means == means.max()].index.min())
 
@@ -226,6 +226,17 @@ def code_settings_specs(prof: Profile) -> list:
     return [make_spec("ml-100k", "attrec", "released_code", seed=s, protocol="valid", tie_rule="stable",
                       train={"epochs": prof.epochs, "patience": prof.patience}, **prof.overrides)
             for s in prof.seeds]
+
+
+def gap_specs(prof) -> list:
+    """AttRec's ``paper`` preset on ML-100K under the released protocol and tie rule (no
+    validation item; the authors' tie rule), with the headline runs' training settings: the runs
+    that isolate step (b) of :func:`verdict.paper_gap`."""
+    if "ml-100k" not in prof.datasets:
+        return []
+    head = spec_for(prof, "ml-100k", "attrec", prof.seeds[0])
+    return [make_spec("ml-100k", "attrec", None, seed=s, protocol="released", tie_rule="released",
+                                  train=dict(head.train_config), **head.model_config) for s in prof.seeds]
 
 
 def table3_specs(prof: Profile) -> list:
@@ -283,7 +294,7 @@ def learned_table2_specs(prof: Profile) -> list:
 def all_specs(prof: Profile) -> list:
     """Every run the notebooks of a profile need, each once, in order of importance: Table 2 first,
     then the released-code runs, Tables 3-4, Figure 4, Figure 5, Table 5."""
-    builders = (learned_table2_specs, simple_trial_specs, released_specs, code_settings_specs, table3_specs,
+    builders = (learned_table2_specs, simple_trial_specs, released_specs, code_settings_specs, gap_specs, table3_specs,
                 table4_specs, omega_specs, seq_len_specs, dim_specs, runtime_specs)
     seen, out = set(), []
     for build in builders:
@@ -298,4 +309,4 @@ __all__ = ["all_specs", "PROFILES", "Profile", "profile", "spec_for", "table2_sp
            "tuned_specs", "code_settings_specs", "table3_specs", "table4_specs", "omega_specs", "seq_len_specs",
            "dim_specs", "runtime_specs", "figure3_spec", "available_models", "ALL_MODELS", "PAPER_BASELINES",
            "EXTRA_BASELINES", "SIMPLE_BASELINES", "MODEL_LABELS", "AGGREGATIONS", "simple_baseline_spec",
-           "simple_trial_specs", "simple_baseline_choices"]
+           "simple_trial_specs", "simple_baseline_choices", "gap_specs"]

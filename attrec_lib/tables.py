@@ -2,7 +2,9 @@
 and test AttRec against the best baseline per user.
 
 Every function takes the DataFrame that ``experiments.run_grid`` returns (plus, for paired
-tests, the cached results themselves) and returns a DataFrame; nothing here trains.
+tests, the cached results themselves) and returns a DataFrame; nothing here trains. Every choice
+made here (the strongest baseline, the "best here" setting) reads validation HR@50
+(``valid_hr@50``, at the validation-selected epoch) only; test numbers are shown beside.
 """
 from __future__ import annotations
 
@@ -15,6 +17,14 @@ from .data.registry import paper_set
 from .evaluate import per_user_metrics
 
 METRICS = ("hr@50", "mrr", "hr@10", "ndcg@10")
+CHOICE_METRIC = "valid_hr@50"  # what every choice in this module reads (never a test metric)
+
+
+def _choice_column(df: pd.DataFrame, what: str) -> str:
+    if CHOICE_METRIC not in df.columns or df[CHOICE_METRIC].isna().any():
+        raise ValueError(f"{what} chooses on {CHOICE_METRIC}, which some runs lack (released protocol runs "
+                         "have no validation item and cannot take part in a choice)")
+    return CHOICE_METRIC
 
 
 def _fmt(mean: float, sd: float, n: int) -> str:
@@ -26,7 +36,7 @@ def _fmt(mean: float, sd: float, n: int) -> str:
 def aggregate(df: pd.DataFrame, by, metrics=("hr@50", "mrr")) -> pd.DataFrame:
     """Mean, sd and count over seeds of each metric, grouped by ``by``."""
     by = [by] if isinstance(by, str) else list(by)
-    cols = [m for m in metrics if m in df.columns] + [c for c in ("test_sel_hr@50", "test_sel_mrr",
+    cols = [m for m in metrics if m in df.columns] + [c for c in (CHOICE_METRIC, "test_sel_hr@50", "test_sel_mrr",
                                                                   "seconds_per_epoch", "epoch") if c in df]
     g = df.groupby(by, sort=False)[cols]
     out = g.mean().add_suffix("_mean").join(g.std(ddof=1).add_suffix("_sd")).join(
@@ -110,24 +120,34 @@ def paired_test(users: pd.DataFrame, model_a: str, model_b: str, n_boot: int = 2
             "p (HR@50)": wilcoxon(diff["hr@50"]), "ΔMRR": float(diff["mrr"].mean()), "p (MRR)": wilcoxon(diff["mrr"])}
 
 
+def strongest_baseline(part: pd.DataFrame, baselines) -> tuple[str, pd.Series]:
+    """The baseline with the highest mean validation HR@50 over seeds (one data set's rows), and
+    the per-model means of the rows (validation and test HR@50)."""
+    col = _choice_column(part, "the strongest baseline")
+    means = part.groupby("model")[[col, "hr@50"]].mean()
+    cands = means.loc[[m for m in means.index if m in baselines]]
+    if cands.empty:
+        raise ValueError(f"no baseline among {sorted(set(part['model']))}")
+    return str(cands[col].idxmax()), means
+
+
 def attrec_vs_best_baseline(df: pd.DataFrame, specs, baselines) -> pd.DataFrame:
-    """Per data set: the strongest baseline, chosen by mean *validation* HR@50 (the choice reads no
-    test number), and the paired test of AttRec against it on the test item."""
+    """Per data set: the strongest baseline, chosen by mean validation HR@50, and the paired
+    test of AttRec against it on the test item (validation-selected epochs)."""
     rows = []
     by_key = {s.key: s for s in specs}
     for ds, part in df.groupby("dataset", sort=False):
-        means = part.groupby("model")["hr@50"].mean()
-        valid = part.groupby("model")["valid_hr@50"].mean()
-        cands = valid[[m for m in valid.index if m in baselines]]
-        if "attrec" not in means or cands.empty:
+        if "attrec" not in set(part["model"]) or not set(part["model"]) & set(baselines):
             continue
-        best = cands.idxmax()
+        best, means = strongest_baseline(part, baselines)
         keys = part[part["model"].isin(["attrec", best])]["key"]
         users = per_user([by_key[k] for k in keys])
         test = paired_test(users, "attrec", best)
         lo, hi = test.pop("ΔHR@50 95% CI")
-        rows.append({"dataset": ds, "best baseline": best, "AttRec HR@50": means["attrec"],
-                     "baseline HR@50": means[best], "baseline valid HR@50": cands[best], **test, "CI low": lo, "CI high": hi,
+        rows.append({"dataset": ds, "best baseline": best, "chosen on": CHOICE_METRIC,
+                     "baseline valid HR@50": means.loc[best, CHOICE_METRIC],
+                     "AttRec HR@50": means.loc["attrec", "hr@50"], "baseline HR@50": means.loc[best, "hr@50"],
+                     **test, "CI low": lo, "CI high": hi,
                      "AttRec better (p<0.05)": bool(test["ΔHR@50"] > 0 and test["p (HR@50)"] < 0.05)})
     return pd.DataFrame(rows)
 
@@ -139,13 +159,16 @@ def show(df: pd.DataFrame, floatfmt: str = "{:.4f}") -> None:
 
 
 def ablation_table(df: pd.DataFrame, column: str, paper: dict, values=None, value_labels=None) -> pd.DataFrame:
-    """Tables 3 and 4: HR@50 (mean ± sd over seeds) per data set and setting, with the paper's."""
+    """Tables 3 and 4: HR@50 (mean ± sd over seeds) per data set and setting, with the paper's.
+    "best here" marks the setting with the highest mean validation HR@50."""
+    choice = _choice_column(df, "ablation_table")
     rows = []
     values = list(values) if values is not None else list(dict.fromkeys(df[column]))
     for ds, part in df.groupby("dataset", sort=False):
         pset = paper_set(ds)
         for v in values:
-            sel = part[part[column] == v]["hr@50"]
+            rows_v = part[part[column] == v]
+            sel = rows_v["hr@50"]
             if sel.empty:
                 continue
             label = (value_labels or {}).get(v, v)
@@ -154,11 +177,12 @@ def ablation_table(df: pd.DataFrame, column: str, paper: dict, values=None, valu
             rows.append({"dataset": ds, "setting": label, "seeds": len(sel),
                          "HR@50 (ours)": _fmt(sel.mean(), sel.std(ddof=1), len(sel)),
                          "HR@50 (paper)": "-" if p_value is None else f"{p_value:.4f}",
-                         "paper set": pset if pset != ds else "", "_mean": sel.mean()})
+                         "paper set": pset if pset != ds else "", "_choice": rows_v[choice].mean()})
     out = pd.DataFrame(rows)
-    if not out.empty:
-        out["best here"] = out.groupby("dataset")["_mean"].transform("max") == out["_mean"]
-    return out.drop(columns="_mean")
+    if out.empty:
+        return out
+    out["best here"] = out.groupby("dataset")["_choice"].transform("max") == out["_choice"]
+    return out.drop(columns="_choice")
 
 
 def runtime_table(df: pd.DataFrame) -> pd.DataFrame:

@@ -18,6 +18,7 @@ Model selection (``protocol``):
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import platform
@@ -48,6 +49,7 @@ class TrainConfig:
     eval_every: int = 1  # evaluate every k epochs (and always after the last one)
     patience: int = 10  # evaluations without improvement of the selection metric before stopping; 0 = never stop
     eval_batch_size: int = 1024  # users scored at once during evaluation (bounds memory)
+    max_batches: int = 0  # train on at most this many batches per epoch (0 = all; the golden runs cap it)
 
     def validate(self) -> "TrainConfig":
         check_range("epochs", self.epochs, 1)
@@ -58,6 +60,7 @@ class TrainConfig:
         check_range("eval_every", self.eval_every, 1)
         check_range("patience", self.patience, 0)
         check_range("eval_batch_size", self.eval_batch_size, 1)
+        check_range("max_batches", self.max_batches, 0)
         check_choice("optimizer", self.optimizer, {"adagrad", "adam", "sgd"})
         check_choice("negatives", self.negatives, {"window_targets", "user_history"})
         return self
@@ -81,6 +84,24 @@ def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda: {torch.cuda.get_device_name(device)}"
     return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+@contextlib.contextmanager
+def one_thread(threads: int | None = 1):
+    """Run the block on one intra-op thread (``threads``; None leaves the setting alone), then
+    restore the previous count.
+
+    With several threads torch's CPU reductions split work differently from call to call, and
+    training is not bit-reproducible (measured: three 2-thread runs of the same spec gave three
+    HR@50 values). Parallelism belongs across runs, not inside one.
+    """
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def sample_negatives(rng: np.random.Generator, targets: np.ndarray, n_items: int,
@@ -145,8 +166,15 @@ def compile_enabled() -> bool:
 
 
 def fit(model, split: Split, cfg: TrainConfig, seed: int, protocol: str = "valid",
-        device=None, progress: bool = True, description: str = "") -> FitResult:
-    """Train ``model`` on ``split`` and evaluate it every ``cfg.eval_every`` epochs."""
+        device=None, progress: bool = True, description: str = "", threads: int | None = 1) -> FitResult:
+    """Train ``model`` on ``split`` and evaluate it every ``cfg.eval_every`` epochs, on one
+    intra-op thread (:func:`one_thread`). ``threads=None`` keeps the caller's thread count: only
+    for the speed benchmark, which measures thread scaling and keeps no result."""
+    with one_thread(threads):
+        return _fit(model, split, cfg, seed, protocol, device, progress, description)
+
+
+def _fit(model, split, cfg, seed, protocol, device, progress, description) -> FitResult:
     cfg = cfg.validate()
     check_choice("protocol", protocol, PROTOCOLS)
     if protocol == "valid" and len(split.eval_users("valid")) == 0:
@@ -181,6 +209,8 @@ def fit(model, split: Split, cfg: TrainConfig, seed: int, protocol: str = "valid
     best_value, since_best = -math.inf, 0
     n = len(windows)
     n_batches = n // cfg.batch_size if cfg.drop_last and n >= cfg.batch_size else math.ceil(n / cfg.batch_size)
+    if cfg.max_batches:
+        n_batches = min(n_batches, cfg.max_batches)
     bar = _progress_bar(cfg.epochs, progress, description)
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()

@@ -129,3 +129,94 @@ def test_command_line_rejects_bad_values(results_in_tmp):
     proc = _cli("run", "--dataset", "synthetic-planted", "--preset", "nope")
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "unknown preset" in err
+
+
+# --- the run key, checked loads, one thread -------------------------------------------------
+
+def test_key_normalises_types_and_ignores_eval_batch_size():
+    a = spec(omega=0.2)
+    b = experiments.make_spec("synthetic-planted", "attrec", "paper", train={**TRAIN, "lr": 0.05},
+                              d=8.0, seq_len=3, n_targets=2, omega=0.2)
+    assert a.key == b.key and b.model_config["d"] == 8 and isinstance(b.model_config["d"], int)
+    raw = experiments.RunSpec(**{**a.to_dict(), "model_config": {**a.model_config, "omega": 1},
+                                 "train_config": {**a.train_config, "epochs": 2.0}})
+    assert raw.key == spec(omega=1.0).key
+    assert experiments.make_spec("synthetic-planted", "attrec", "paper",
+                                 train={**TRAIN, "eval_batch_size": 7}, **TINY).key == spec().key
+    assert spec(omega=0.3).key != spec().key
+    with pytest.raises(ValueError, match="self_attention"):
+        experiments.RunSpec(**{**a.to_dict(), "model_config": {**a.model_config, "self_attention": 1}}).key
+
+
+def test_key_depends_on_results_version_and_data(monkeypatch):
+    s = spec()
+    key = s.key
+    monkeypatch.setattr(experiments, "RESULTS_VERSION", experiments.RESULTS_VERSION + 1)
+    assert s.key != key
+    monkeypatch.undo()
+    monkeypatch.setattr(experiments, "data_fingerprint", lambda dataset, tie_rule: "another data set")
+    assert s.key != key
+
+
+def test_result_records_version_threads_and_commit(results_in_tmp):
+    result = experiments.run(spec(), progress=False)
+    assert result["results_version"] == experiments.RESULTS_VERSION
+    assert result["threads"] == 1 and "1 threads" in result["device"]
+    assert "git_commit" in result["code_version"]
+    assert result["data_fingerprint"] == experiments.data_fingerprint("synthetic-planted", "stable")
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda r: {}, "missing field"),
+    (lambda r: {**r, "results_version": 1}, "results_version 1"),
+    (lambda r: {**r, "format": 1}, "format 1"),
+    (lambda r: {**r, "spec_key": "0123456789abcdef"}, "another run's result"),
+    (lambda r: [r], "expected a JSON object"),
+])
+def test_a_result_file_that_does_not_check_out_is_one_error_naming_it(results_in_tmp, change, message):
+    s = spec()
+    result = experiments.run(s, progress=False)
+    path = results_in_tmp / f"{s.key}.json"
+    path.write_text(json.dumps(change(result)))
+    with pytest.raises(experiments.ResultFileError, match=message) as err:
+        experiments.run(s, progress=False)
+    assert str(path) in str(err.value)
+    assert [p for p, _ in experiments.stale_results(results_in_tmp)] == [path]
+
+
+def test_another_runs_result_copied_under_this_name_is_refused(results_in_tmp):
+    a, b = spec(seed=0), spec(seed=1)
+    experiments.run(a, progress=False)
+    (results_in_tmp / f"{a.key}.json").rename(results_in_tmp / f"{b.key}.json")
+    with pytest.raises(experiments.ResultFileError, match=b.key):
+        experiments.run(b, progress=False)
+
+
+def test_runs_are_bit_identical_in_a_process_with_two_threads(results_in_tmp):
+    # d = 150 (released_code): large enough that 2 threads do change the losses (measured: three
+    # 2-thread fits of this spec gave three different epoch-2 losses), so this fails without one_thread
+    code = (
+        "import json, sys, torch\n"
+        "torch.set_num_threads(2)\n"
+        "from attrec_lib import experiments\n"
+        "s = experiments.make_spec('synthetic-planted', 'attrec', 'released_code', seed=3,\n"
+        "                          train={'epochs': 2, 'batch_size': 256})\n"
+        "a = experiments.execute(s, device='cpu', progress=False)\n"
+        "b = experiments.execute(s, device='cpu', progress=False)\n"
+        "assert torch.get_num_threads() == 2, 'thread count not restored'\n"
+        "print(json.dumps([a['history'], b['history'], a['threads']]))\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=paths.REPO_ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    first, second, threads = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert first == second  # exact: every float of every epoch
+    assert threads == 1
+
+
+def test_grid_list_reports_result_files_that_are_never_served(results_in_tmp):
+    results_in_tmp.mkdir(parents=True)
+    (results_in_tmp / "0123456789abcdef.json").write_text(json.dumps({"format": 1, "spec": {}}))
+    env = {**os.environ, "ATTREC_RESULTS_DIR": str(results_in_tmp)}
+    out, err = _cli("grid", "--profile", "tiny", "--list", env=env).communicate(timeout=120)
+    assert "1 file(s) under results/ are never served" in out, err
+    assert "stale 0123456789abcdef.json: format 1" in out

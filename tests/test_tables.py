@@ -1,0 +1,88 @@
+"""tables.py on constructed run rows: aggregation, the comparison table, the paired test with a
+known difference, and choices that read validation metrics only."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from attrec_lib import paper_numbers, tables
+
+
+def rows(**columns):
+    return pd.DataFrame(columns)
+
+
+def test_aggregate_mean_sd_and_seed_count():
+    df = rows(dataset=["a", "a", "b"], model=["m", "m", "m"], **{"hr@50": [0.1, 0.3, 0.5], "mrr": [0.2, 0.2, 0.1],
+                                                              "valid_hr@50": [0.4, 0.6, 0.7]})
+    out = tables.aggregate(df, ["dataset", "model"]).set_index("dataset")
+    assert out.loc["a", "hr@50_mean"] == pytest.approx(0.2)
+    assert out.loc["a", "hr@50_sd"] == pytest.approx(math.sqrt(((0.1 - 0.2) ** 2 + (0.3 - 0.2) ** 2) / 1))
+    assert out.loc["a", "valid_hr@50_mean"] == pytest.approx(0.5)
+    assert out.loc["a", "seeds"] == 2 and out.loc["b", "seeds"] == 1 and np.isnan(out.loc["b", "hr@50_sd"])
+
+
+def test_comparison_table_puts_the_papers_number_and_the_difference_beside_ours():
+    df = rows(dataset=["ml-100k"] * 2, model=["attrec"] * 2, **{"hr@50": [0.50, 0.52], "mrr": [0.09, 0.11],
+                                                               "test_sel_hr@50": [0.51, 0.53],
+                                                               "seconds_per_epoch": [1.0, 3.0]})
+    row = tables.comparison_table(df).iloc[0]
+    paper = paper_numbers.table2_value("ml-100k", "attrec", "hr@50")
+    assert row["HR@50 (paper)"] == f"{paper:.4f}"
+    assert row["ΔHR@50"] == f"{0.51 - paper:+.4f}"
+    assert row["HR@50 (ours)"].startswith("0.5100 ± ") and row["seeds"] == 2
+    assert row["HR@50 test-selected"] == "0.5200" and row["s/epoch"] == "2.00"
+
+
+def _users(a_hits, b_hits, n=40):
+    """Per-user rows of two models: a hits HR@50 for the first ``a_hits`` users, b for ``b_hits``."""
+    frames = []
+    for model, hits in (("a", a_hits), ("b", b_hits)):
+        hr = np.r_[np.ones(hits), np.zeros(n - hits)]
+        frames.append(pd.DataFrame({"model": model, "user": np.arange(n), "hr@50": hr, "mrr": hr / 2}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_paired_test_finds_a_known_difference():
+    out = tables.paired_test(_users(30, 10), "a", "b")
+    assert out["users"] == 40
+    assert out["ΔHR@50"] == pytest.approx(20 / 40)
+    assert out["ΔMRR"] == pytest.approx(10 / 40)
+    lo, hi = out["ΔHR@50 95% CI"]
+    assert lo < 0.5 < hi and hi - lo < 0.4  # the bootstrap interval is around the true difference
+    assert lo > 0 and out["p (HR@50)"] < 0.001  # 20 users differ, all in a's favour
+
+
+def test_paired_test_without_difference():
+    out = tables.paired_test(_users(10, 10), "a", "b")
+    assert out["ΔHR@50"] == 0 and out["ΔHR@50 95% CI"] == (0.0, 0.0) and out["p (HR@50)"] == 1.0
+
+
+def test_paired_test_p_value_is_the_two_sided_wilcoxon():
+    from scipy import stats
+    users = _users(14, 10)
+    diff = users[users.model == "a"]["hr@50"].to_numpy() - users[users.model == "b"]["hr@50"].to_numpy()
+    assert tables.paired_test(users, "a", "b")["p (HR@50)"] == pytest.approx(stats.wilcoxon(diff).pvalue)
+
+
+def test_strongest_baseline_is_chosen_on_validation_not_test():
+    # x is better on test, y on validation: the choice must be y
+    df = rows(dataset=["d"] * 6, model=["x", "x", "y", "y", "attrec", "attrec"],
+              **{"hr@50": [0.40, 0.40, 0.30, 0.30, 0.35, 0.35],
+                 "valid_hr@50": [0.20, 0.20, 0.25, 0.25, 0.30, 0.30]})
+    best, means = tables.strongest_baseline(df, ["x", "y"])
+    assert best == "y" and means.loc["y", "hr@50"] == pytest.approx(0.30)
+
+
+def test_a_choice_refuses_runs_without_validation_metrics():
+    df = rows(dataset=["d"], model=["x"], **{"hr@50": [0.4]})
+    with pytest.raises(ValueError, match="valid_hr@50"):
+        tables.strongest_baseline(df, ["x"])
+
+
+def test_ablation_table_marks_the_best_setting_on_validation():
+    df = rows(dataset=["synthetic-planted"] * 2, setting=["on", "off"],
+              **{"hr@50": [0.5, 0.4], "valid_hr@50": [0.3, 0.35]})
+    out = tables.ablation_table(df, "setting", {}).set_index("setting")
+    assert bool(out.loc["off", "best here"]) and not bool(out.loc["on", "best here"])
