@@ -48,7 +48,7 @@ from .train import PROTOCOLS, TrainConfig, default_device, device_name, fit, one
 RESULT_FORMAT = 2  # layout of a result JSON (2: results_version, data fingerprint, threads)
 # Bump in the commit that changes any run's numbers (code, defaults, data pipeline), together with
 # the golden runs (``make goldens``); results of another version are never read as results.
-RESULTS_VERSION = 2
+RESULTS_VERSION = 3
 # TrainConfig fields that cannot change a run's numbers, left out of the run key.
 KEY_EXCLUDED_TRAINING = ("eval_batch_size",)
 # Fields every result file must have (checked on load).
