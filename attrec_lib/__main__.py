@@ -32,7 +32,7 @@ def main(argv=None) -> int:
     r.add_argument("--preset", default=None, help="named preset of the model (attrec: paper, released_code)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--protocol", choices=["valid", "released"], default=None)
-    r.add_argument("--tie-rule", choices=["stable", "released"], default=None)
+    r.add_argument("--tie-rule", default=None, help="stable, released or shuffled:<seed> (random order inside ties)")
     r.add_argument("--epochs", type=int, default=None)
     r.add_argument("--set", nargs="*", metavar="FIELD=VALUE", help="model config overrides, e.g. omega=0.3")
     r.add_argument("--train", nargs="*", metavar="FIELD=VALUE", help="training overrides, e.g. patience=0")

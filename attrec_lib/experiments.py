@@ -29,6 +29,7 @@ import pandas as pd
 import torch
 
 from . import __version__, models, paths
+from .data.preprocess import parse_tie_rule
 from .data.sequences import split_leave_last_out
 from .train import PROTOCOLS, TrainConfig, default_device, fit
 
@@ -43,7 +44,7 @@ class RunSpec:
     model_config: dict = field(default_factory=dict)  # every field of the model's config, resolved
     train_config: dict = field(default_factory=dict)  # every field of TrainConfig, resolved
     protocol: str = "valid"  # "valid" (validation-selected) or "released" (no validation, test-selected)
-    tie_rule: str = "stable"  # which of a user's tied latest items is the test item (see data)
+    tie_rule: str = "stable"  # how rows with equal timestamps are ordered: stable, released, shuffled:<seed> (see data)
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -75,8 +76,7 @@ def make_spec(dataset: str, model: str = "attrec", preset: str | None = "paper",
     tie_rule = tie_rule or ("released" if released else "stable")
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
-    if tie_rule not in TIE_RULES:
-        raise ValueError(f"tie_rule must be one of {list(TIE_RULES)}, got {tie_rule!r}")
+    parse_tie_rule(tie_rule)  # "stable", "released" or "shuffled:<seed>"; a clear error otherwise
     mcfg = models.make_config(model, preset, **model_overrides)
     tfields = {**models.training_overrides(model, preset), **(train or {})}
     unknown = set(tfields) - {f.name for f in dataclasses.fields(TrainConfig)}
