@@ -131,12 +131,14 @@ def dataset_settings(dataset: str) -> dict:
     return {"seq_len": 2, "n_targets": 1, "reg_mode": "norm_clip"}
 
 
-def spec_for(prof: Profile, dataset: str, model: str, seed: int = 0, **overrides):
-    """The spec of one run: the model's ``paper`` preset + the data set's settings + overrides."""
+def spec_for(prof: Profile, dataset: str, model: str, seed: int = 0, *, tie_rule: str | None = None,
+             **overrides):
+    """The spec of one run: the model's ``paper`` preset + the data set's settings + overrides
+    (``tie_rule`` None: the preset's, i.e. stable)."""
     fields = {f.name for f in dataclasses.fields(models.config_class(model))}
     settings = {k: v for k, v in {**dataset_settings(dataset), **prof.overrides, **overrides}.items()
                 if k in fields}
-    return make_spec(dataset, model, "paper", seed=seed,
+    return make_spec(dataset, model, "paper", seed=seed, tie_rule=tie_rule,
                      train={"epochs": prof.epochs, "patience": prof.patience}, **settings)
 
 
@@ -216,6 +218,62 @@ def runtime_specs(prof: Profile) -> list:
             for m in ("attrec", "caser") if m in models.model_names()]
 
 
+# --- how much of each result is the order of tied timestamps (notebook 09) --------------------
+
+# Models that read a user's items as a set, not a sequence: the floor a sequential signal must beat.
+NON_SEQUENTIAL = ("pop", "bprmf")
+# Data sets whose whole Table 2 is rerun with the order inside ties taken away; on the others
+# AttRec, the TIE_ORDER_STRONGEST strongest baselines and the non-sequential models are rerun.
+# LastFM: 90 % of its consecutive pairs are tied, in artist-id order (notebook 00).
+TIE_ORDER_ALL_MODELS = ("lastfm",)
+TIE_ORDER_STRONGEST = 3
+TIE_ORDER_RULES = ("stable", "shuffled")
+
+
+def strongest_baselines(prof: Profile, dataset: str, n: int = TIE_ORDER_STRONGEST, cached_only: bool = False):
+    """The ``n`` baselines with the best mean *validation* HR@50 of their Table 2 (stable) runs,
+    best first (ties: Table 2's model order). ``cached_only``: None instead of running what the
+    cache lacks."""
+    from .experiments import load_result, run_grid
+    specs = [s for s in table2_specs(prof, available_models()) if s.dataset == dataset and s.model != "attrec"]
+    if cached_only and any(load_result(s) is None for s in specs):
+        return None
+    means = run_grid(specs, progress=False).groupby("model", sort=False)["valid_hr@50"].mean()
+    return tuple(means.sort_values(ascending=False, kind="stable").index[:n])
+
+
+def tie_order_models(prof: Profile, dataset: str, cached_only: bool = False):
+    """The models of the tie-order comparison on ``dataset``, in Table 2's order (None: the
+    strongest baselines are not known yet and ``cached_only`` is set)."""
+    if dataset in TIE_ORDER_ALL_MODELS:
+        return available_models()
+    strongest = strongest_baselines(prof, dataset, cached_only=cached_only)
+    if strongest is None:
+        return None
+    return available_models(tuple(m for m in ALL_MODELS if m in {"attrec", *strongest, *NON_SEQUENTIAL}))
+
+
+def tie_order_specs(prof: Profile, rule: str, cached_only: bool = False) -> list:
+    """The tie-order comparison's runs under ``rule``: "stable" (Table 2's own runs) or "shuffled"
+    (the same runs with each tied block in a random order; the order's seed is the run's seed, so
+    the seed-to-seed spread includes the spread over orders)."""
+    from .data.preprocess import shuffled_tie_rule
+    if rule not in TIE_ORDER_RULES:
+        raise ValueError(f"rule must be one of {TIE_ORDER_RULES}, got {rule!r}")
+    out = []
+    for ds in prof.datasets:
+        for m in tie_order_models(prof, ds, cached_only) or ():
+            out += [spec_for(prof, ds, m, s, tie_rule=None if rule == "stable" else shuffled_tie_rule(s))
+                    for s in prof.seeds]
+    return out
+
+
+def _tie_order_grid_specs(prof: Profile) -> list:
+    """Both rules, for ``all_specs``: data sets whose strongest baselines need uncached Table 2
+    runs are left out (the next ``grid`` call, or notebook 09, adds them)."""
+    return [s for rule in TIE_ORDER_RULES for s in tie_order_specs(prof, rule, cached_only=True)]
+
+
 def paper_dataset(dataset: str) -> str:
     """The paper data set whose reported numbers a (possibly stand-in) data set is compared with."""
     if dataset == "synthetic-planted":
@@ -231,9 +289,9 @@ def available_models(names=ALL_MODELS) -> tuple:
 
 def all_specs(prof: Profile) -> list:
     """Every run the notebooks of a profile need, each once, in order of importance: Table 2 first,
-    then the released-code runs, Tables 3-4, Figure 4, Figure 5."""
+    then the released-code runs, Tables 3-4, Figure 4, Figure 5, the tie-order comparison."""
     builders = (table2_specs, released_specs, code_settings_specs, table3_specs, table4_specs, omega_specs, seq_len_specs,
-                dim_specs, runtime_specs)
+                dim_specs, runtime_specs, _tie_order_grid_specs)
     seen, out = set(), []
     for build in builders:
         specs = build(prof, available_models()) if build is table2_specs else build(prof)
@@ -247,7 +305,7 @@ def all_specs(prof: Profile) -> list:
 __all__ = ["all_specs", "PROFILES", "Profile", "profile", "dataset_settings", "spec_for", "table2_specs", "released_specs",
            "table3_specs", "table4_specs", "omega_specs", "seq_len_specs", "dim_specs", "runtime_specs",
            "paper_dataset", "available_models", "ALL_MODELS", "PAPER_BASELINES", "MODEL_LABELS",
-           "paper_numbers"]
+           "paper_numbers", "NON_SEQUENTIAL", "tie_order_specs", "tie_order_models", "strongest_baselines"]
 
 
 # Figure 3 of the paper shows ML-100K users 888 and 538 (raw MovieLens ids).
