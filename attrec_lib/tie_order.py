@@ -164,3 +164,12 @@ def display_table(shift: pd.DataFrame) -> pd.DataFrame:
                      "MRR stable": f"{r['mrr stable']:.4f}", "MRR shuffled": f"{r['mrr shuffled']:.4f}",
                      "HR@50 paper": "-" if r["hr@50 paper"] is None or pd.isna(r["hr@50 paper"]) else f"{r['hr@50 paper']:.4f}"})
     return pd.DataFrame(rows)
+
+
+def test_item_popularity(prof) -> pd.DataFrame:
+    """:func:`attrec_lib.data.ties.test_item_popularity` for every data set of the profile, under
+    the stable rule and the shuffled rule of each seed."""
+    from .data.preprocess import shuffled_tie_rule
+    from .data.ties import test_item_popularity as one
+    rules = ["stable", *(shuffled_tie_rule(s) for s in prof.seeds)]
+    return pd.concat([one(ds, rules) for ds in prof.datasets], ignore_index=True)

@@ -188,3 +188,15 @@ def test_shuffled_lastfm_keeps_every_users_items_and_months():
     moved = np.mean([a[-1] != b[-1] for a, b in zip(stable.sequences, shuffled.sequences)])
     share_tied = tie_table(["lastfm"]).iloc[0]["test_tied_pct"] / 100
     assert 0 < moved <= share_tied  # only users whose test item is tied can get another one
+
+
+def test_test_item_popularity_by_hand(monkeypatch):
+    from attrec_lib.data import SequenceDataset, ties
+    # Training items (all but the last two of each user): item 0 three times, item 1 twice, item 2
+    # once. Test items: 0, 1, 2 and 0 again.
+    data = SequenceDataset("hand", 4, 4, tuple(np.array(s) for s in ([0, 1, 3, 0], [0, 1, 3, 1], [0, 2, 3, 2], [3, 3, 0])))
+    monkeypatch.setattr("attrec_lib.data.preprocess.load_dataset", lambda name, tie_rule="stable": data)
+    row = ties.test_item_popularity("hand", ["stable"], top=1).iloc[0]
+    # Train counts: item 0 -> 3, item 1 -> 2, item 2 -> 1, item 3 -> 1 (user 3's only training row).
+    assert row["median train count of test item"] == np.median([3, 2, 1, 3])
+    assert row["test item in top 1 (%)"] == 50.0  # items 0 and 0 of four test items

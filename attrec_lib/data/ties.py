@@ -118,3 +118,22 @@ def table1_with_ties(names=None) -> pd.DataFrame:
     from .table1 import table1
     table = table1(names)
     return table.merge(tie_table(list(table["dataset"])), on="dataset", how="left", validate="one_to_one")
+
+
+def test_item_popularity(name: str, tie_rules, top: int = 50) -> pd.DataFrame:
+    """How popular the test items are under each tie rule: one row per rule with the median
+    number of training interactions of the users' test items and the share of test items among
+    the ``top`` most frequent training items (about what Pop's HR@50 would be without history
+    exclusion). A rule that picks the test item inside a tie by file order can pick systematically
+    rarer (or commoner) items than a random pick; this shows it without training anything."""
+    from .preprocess import load_dataset
+    from .sequences import split_leave_last_out
+    rows = []
+    for rule in tie_rules:
+        split = split_leave_last_out(load_dataset(name, tie_rule=rule))
+        counts = np.bincount(np.concatenate(split.train), minlength=split.n_items)
+        popular = np.argsort(-counts, kind="stable")[:top]
+        test = split.test[split.test >= 0]
+        rows.append({"dataset": name, "tie_rule": rule, "median train count of test item": float(np.median(counts[test])),
+                     f"test item in top {top} (%)": round(100.0 * float(np.isin(test, popular).mean()), 2)})
+    return pd.DataFrame(rows)
