@@ -115,7 +115,7 @@ def tie_order_shift(shift: pd.DataFrame, title: str = "") -> plt.Figure:
             if lab not in labels:
                 handles.append(h)
                 labels.append(lab)
-    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=8, frameon=False)
+    fig.legend(handles, labels, loc="upper center", ncol=max(len(labels), 1), fontsize=8, frameon=False)
     if title:
         fig.suptitle(title, y=1.06)
     fig.tight_layout(rect=(0, 0, 1, 0.93))

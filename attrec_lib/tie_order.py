@@ -23,6 +23,11 @@ from .data.preprocess import parse_tie_rule
 
 RULES = study.TIE_ORDER_RULES
 ALPHA = 0.05  # significance level of the paired tests
+SHIFT_COLUMNS = ("dataset", "model", "label", "sequential", "seeds", "hr@50 stable", "hr@50 stable sd",
+                 "hr@50 shuffled", "hr@50 shuffled sd", "Δhr@50", "Δhr@50 %", "beyond seed sd", "hr@50 paper",
+                 "mrr stable", "mrr shuffled", "Δmrr", "p (HR@50)")
+SIGNAL_COLUMNS = ("dataset", "rule", "best sequential", "best non-sequential", "sequential HR@50",
+                  "non-sequential HR@50", "gap", "p (HR@50)", "signal (p<0.05)")
 
 
 def runs(prof) -> tuple:
@@ -30,6 +35,8 @@ def runs(prof) -> tuple:
     specs. Runs missing from the cache are computed."""
     specs = [s for rule in RULES for s in study.tie_order_specs(prof, rule)]
     df = experiments.run_grid(specs, progress=False)
+    if df.empty:  # no data set of the profile is present: the empty columns the tables expect
+        df = pd.DataFrame(columns=["dataset", "model", "seed", "tie_rule", "key", "hr@50", "mrr", "valid_hr@50"])
     df["rule"] = [parse_tie_rule(r)[0] for r in df["tie_rule"]]
     return df, specs
 
@@ -71,7 +78,7 @@ def shift_table(df: pd.DataFrame, specs) -> pd.DataFrame:
                      "hr@50 paper": paper_numbers.table2_value(study.paper_dataset(ds), model, "hr@50"),
                      "mrr stable": st["mrr"].mean(), "mrr shuffled": sh["mrr"].mean(),
                      "Δmrr": sh["mrr"].mean() - st["mrr"].mean(), "p (HR@50)": test["p (HR@50)"]})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=SHIFT_COLUMNS)
 
 
 def _best_on_validation(part: pd.DataFrame, models) -> str | None:
@@ -100,7 +107,7 @@ def signal_table(df: pd.DataFrame, specs) -> pd.DataFrame:
                      "sequential HR@50": hr[seq], "non-sequential HR@50": hr[ref], "gap": test["ΔHR@50"],
                      "p (HR@50)": test["p (HR@50)"],
                      "signal (p<0.05)": bool(test["ΔHR@50"] > 0 and test["p (HR@50)"] < ALPHA)})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=SIGNAL_COLUMNS)
 
 
 def _label(model: str) -> str:
@@ -172,4 +179,5 @@ def test_item_popularity(prof) -> pd.DataFrame:
     from .data.preprocess import shuffled_tie_rule
     from .data.ties import test_item_popularity as one
     rules = ["stable", *(shuffled_tie_rule(s) for s in prof.seeds)]
-    return pd.concat([one(ds, rules) for ds in prof.datasets], ignore_index=True)
+    frames = [one(ds, rules) for ds in prof.datasets]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
