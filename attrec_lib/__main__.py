@@ -35,7 +35,8 @@ def main(argv=None) -> int:
     r.add_argument("--preset", default=None, help="named preset of the model (attrec: paper, released_code)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--protocol", choices=list(PROTOCOLS), default=None)
-    r.add_argument("--tie-rule", choices=list(TIE_RULES), default=None)
+    r.add_argument("--tie-rule", default=None,
+                   help=f"{', '.join(TIE_RULES)} or shuffled:<seed> (random order inside ties)")
     r.add_argument("--epochs", type=int, default=None)
     r.add_argument("--set", nargs="*", metavar="FIELD=VALUE", help="model config overrides, e.g. omega=0.3")
     r.add_argument("--train", nargs="*", metavar="FIELD=VALUE", help="training overrides, e.g. patience=0")

@@ -126,7 +126,7 @@ class RunSpec:
     model_config: dict = field(default_factory=dict)  # every field of the model's config, resolved
     train_config: dict = field(default_factory=dict)  # every field of TrainConfig, resolved
     protocol: str = "valid"  # "valid" (validation-selected) or "released" (no validation, test-selected)
-    tie_rule: str = "stable"  # which of a user's tied latest items is the test item (see data)
+    tie_rule: str = "stable"  # how rows with equal timestamps are ordered: stable, released, shuffled:<seed> (see data)
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -181,7 +181,7 @@ def make_spec(dataset: str, model: str = "attrec", preset: str | None = "paper",
     tie_rule = tie_rule or ("released" if released else "stable")
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
-    check_tie_rule(tie_rule)
+    check_tie_rule(tie_rule)  # "stable", "released" or "shuffled:<seed>"; a clear error otherwise
     mcfg = models.make_config(model, preset, **model_overrides)
     tfields = {**models.training_overrides(model, preset), **(train or {})}
     unknown = set(tfields) - {f.name for f in dataclasses.fields(TrainConfig)}

@@ -24,6 +24,17 @@ def save(fig, name: str) -> list:
     return out
 
 
+def inline(fig):
+    """The figure as a PNG image a notebook shows inline (this module draws with the Agg backend,
+    so a figure is not displayed by itself)."""
+    import io
+
+    from IPython.display import Image
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
+    return Image(data=buffer.getvalue(), format="png")
+
+
 def save_table(df: pd.DataFrame, name: str) -> str:
     paths.figures_dir().mkdir(parents=True, exist_ok=True)
     df.to_csv(paths.figures_dir() / f"{name}.csv", index=False)
@@ -74,4 +85,38 @@ def sweep(df: pd.DataFrame, x: str, xlabel: str, hue: str = "dataset", y: str = 
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def tie_order_shift(shift: pd.DataFrame, title: str = "") -> plt.Figure:
+    """HR@50 of each model with the file's order inside ties (stable) and without it (shuffled):
+    one panel per data set, one pair of bars per model (mean over seeds, sd as error bars), the
+    paper's number as a black tick where it has one. ``shift`` is
+    :func:`attrec_lib.tie_order.shift_table`."""
+    panels = list(shift.groupby("dataset", sort=False))
+    height = max(2.4, 0.45 * max((len(p) for _, p in panels), default=1) + 1.2)
+    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(5.2 * max(len(panels), 1), height), squeeze=False)
+    for ax, (name, part) in zip(axes[0], panels):
+        y = np.arange(len(part))
+        for offset, rule, color in ((-0.2, "stable", "tab:gray"), (0.2, "shuffled", "tab:orange")):
+            ax.barh(y + offset, part[f"hr@50 {rule}"], height=0.38, xerr=part[f"hr@50 {rule} sd"].fillna(0.0),
+                    color=color, label=f"{rule} ties", error_kw={"elinewidth": 0.8, "capsize": 2})
+        if "hr@50 paper" in part and part["hr@50 paper"].notna().any():
+            ax.plot(part["hr@50 paper"], y, linestyle="none", marker="|", markersize=14, color="black",
+                    label="paper (Table 2)")
+        ax.set_yticks(y, part["label"])
+        ax.invert_yaxis()
+        ax.set_xlabel("HR@50 (validation-selected epoch)")
+        ax.set_title(str(name))
+        ax.grid(axis="x", alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    for ax in axes[0][1:]:  # a panel may add the paper's marker the first one lacks
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="upper center", ncol=max(len(labels), 1), fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title, y=1.06)
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     return fig

@@ -143,15 +143,16 @@ def profile(name: str = "full", datasets=None, seeds=None, epochs=None) -> Profi
     return dataclasses.replace(base, **changes)
 
 
-def spec_for(prof: Profile, dataset: str, model: str, seed: int = 0, train: dict | None = None,
-             **overrides) -> RunSpec:
+def spec_for(prof: Profile, dataset: str, model: str, seed: int = 0, train: dict | None = None, *,
+             tie_rule: str | None = None, **overrides) -> RunSpec:
     """The spec of one run: the model's ``paper`` preset + the data set's paper settings and the
     profile's overrides (each where the model has that field) + ``overrides``, which must be
     fields of the model: a misspelt one raises, naming it. ``train`` sets TrainConfig fields (the
-    profile's epoch cap and patience by default)."""
+    profile's epoch cap and patience by default); ``tie_rule`` None: the preset's (stable)."""
     fields = models.config_fields(model)
     shared = {k: v for k, v in {**run_settings(dataset), **prof.overrides}.items() if k in fields}
-    return make_spec(dataset, model, "paper", seed=seed, train={"epochs": prof.epochs, "patience": prof.patience, **(train or {})},
+    return make_spec(dataset, model, "paper", seed=seed, tie_rule=tie_rule,
+                     train={"epochs": prof.epochs, "patience": prof.patience, **(train or {})},
                      **{**shared, **overrides})
 
 
@@ -281,6 +282,61 @@ def figure3_spec(prof: Profile) -> RunSpec:
     return spec_for(prof, prof.ablation_datasets[0], "attrec", prof.seeds[0])
 
 
+# --- how much of each result is the order of tied timestamps (notebook 09) --------------------
+
+# Models that read a user's items as a set, not a sequence: the floor a sequential signal must beat.
+NON_SEQUENTIAL = ("pop", "bprmf")
+# Data sets whose whole Table 2 is rerun with the order inside ties taken away; on the others
+# AttRec, the TIE_ORDER_STRONGEST strongest baselines and the non-sequential models are rerun.
+# LastFM: 90 % of its consecutive pairs are tied, in artist-id order (notebook 00).
+TIE_ORDER_ALL_MODELS = ("lastfm",)
+TIE_ORDER_STRONGEST = 3
+TIE_ORDER_RULES = ("stable", "shuffled")
+
+
+def strongest_baselines(prof: Profile, dataset: str, n: int = TIE_ORDER_STRONGEST, cached_only: bool = False):
+    """The ``n`` learned baselines with the best mean *validation* HR@50 of their Table 2 (stable) runs,
+    best first (ties: Table 2's model order). ``cached_only``: None instead of running what the
+    cache lacks."""
+    specs = [s for s in learned_table2_specs(prof) if s.dataset == dataset and s.model != "attrec"]
+    if cached_only and any(experiments.load_result(s) is None for s in specs):
+        return None
+    means = experiments.run_grid(specs, progress=False).groupby("model", sort=False)["valid_hr@50"].mean()
+    return tuple(means.sort_values(ascending=False, kind="stable").index[:n])
+
+
+def tie_order_models(prof: Profile, dataset: str, cached_only: bool = False):
+    """The models of the tie-order comparison on ``dataset``, in Table 2's order (None: the
+    strongest baselines are not known yet and ``cached_only`` is set)."""
+    if dataset in TIE_ORDER_ALL_MODELS:  # the learned models and Pop (the simple ones are not part of it)
+        return available_models(tuple(m for m in ALL_MODELS if m not in SIMPLE_BASELINES))
+    strongest = strongest_baselines(prof, dataset, cached_only=cached_only)
+    if strongest is None:
+        return None
+    return available_models(tuple(m for m in ALL_MODELS if m in {"attrec", *strongest, *NON_SEQUENTIAL}))
+
+
+def tie_order_specs(prof: Profile, rule: str, cached_only: bool = False) -> list:
+    """The tie-order comparison's runs under ``rule``: "stable" (Table 2's own runs) or "shuffled"
+    (the same runs with each tied block in a random order; the order's seed is the run's seed, so
+    the seed-to-seed spread includes the spread over orders)."""
+    from .data.preprocess import shuffled_tie_rule
+    if rule not in TIE_ORDER_RULES:
+        raise ValueError(f"rule must be one of {TIE_ORDER_RULES}, got {rule!r}")
+    out = []
+    for ds in prof.datasets:
+        for m in tie_order_models(prof, ds, cached_only) or ():
+            out += [spec_for(prof, ds, m, s, tie_rule=None if rule == "stable" else shuffled_tie_rule(s))
+                    for s in prof.seeds]
+    return out
+
+
+def _tie_order_grid_specs(prof: Profile) -> list:
+    """Both rules, for ``all_specs``: data sets whose strongest baselines need uncached Table 2
+    runs are left out (the next ``grid`` call, or notebook 09, adds them)."""
+    return [s for rule in TIE_ORDER_RULES for s in tie_order_specs(prof, rule, cached_only=True)]
+
+
 def available_models(names=ALL_MODELS) -> tuple:
     known = set(models.model_names())
     return tuple(m for m in names if m in known)
@@ -293,9 +349,9 @@ def learned_table2_specs(prof: Profile) -> list:
 
 def all_specs(prof: Profile) -> list:
     """Every run the notebooks of a profile need, each once, in order of importance: Table 2 first,
-    then the released-code runs, Tables 3-4, Figure 4, Figure 5, Table 5."""
+    then the released-code runs, Tables 3-4, Figure 4, Figure 5, Table 5, the tie-order comparison."""
     builders = (learned_table2_specs, simple_trial_specs, released_specs, code_settings_specs, gap_specs, table3_specs,
-                table4_specs, omega_specs, seq_len_specs, dim_specs, runtime_specs)
+                table4_specs, omega_specs, seq_len_specs, dim_specs, runtime_specs, _tie_order_grid_specs)
     seen, out = set(), []
     for build in builders:
         for spec in build(prof):
@@ -309,4 +365,5 @@ __all__ = ["all_specs", "PROFILES", "Profile", "profile", "spec_for", "table2_sp
            "tuned_specs", "code_settings_specs", "table3_specs", "table4_specs", "omega_specs", "seq_len_specs",
            "dim_specs", "runtime_specs", "figure3_spec", "available_models", "ALL_MODELS", "PAPER_BASELINES",
            "EXTRA_BASELINES", "SIMPLE_BASELINES", "MODEL_LABELS", "AGGREGATIONS", "simple_baseline_spec",
-           "simple_trial_specs", "simple_baseline_choices", "gap_specs"]
+           "simple_trial_specs", "simple_baseline_choices", "gap_specs", "NON_SEQUENTIAL", "tie_order_specs",
+           "tie_order_models", "strongest_baselines"]

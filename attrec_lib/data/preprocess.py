@@ -10,7 +10,8 @@ The steps (each a function, tested alone):
 3. :func:`to_sequences`: reindex users and items to 0..M-1 / 0..N-1 (in sorted raw-id order,
    so the numbering does not depend on file order) and cut the table into sequences.
 
-Tie rules for the latest item (the test item of the leave-last-out split):
+Tie rules (which order rows sharing a user and a timestamp get; the first two differ only in
+the latest item, the test item of the leave-last-out split):
 
 ``"stable"``
     the latest item is the last row in raw file order among the rows sharing the user's latest
@@ -19,6 +20,12 @@ Tie rules for the latest item (the test item of the leave-last-out split):
     the authors' released split: the test item is the *first* row in raw file order among those
     rows; it is moved to the end, the others keep their stable order. On ML-100K 415 of 943
     users tie on their latest timestamp, so the two rules give different test items for them.
+``"shuffled:<seed>"`` (e.g. ``"shuffled:0"``)
+    takes the file order away inside *every* tie, not only the latest one: the rows of each
+    block sharing (user, timestamp) are put in a random order drawn from ``seed``. A stable
+    order inherits whatever the file was sorted by (LastFM: artist id within a month), which a
+    sequential model can learn and is then scored on; this rule measures how much of a result
+    is that artefact. The seed is part of the rule's name, so it is part of every run spec.
 
 :func:`load_dataset` caches the result under ``data/processed/`` in a file keyed by the raw
 files' sha256 and the sha256 of this module's, the parsers' and the registry entry's source, so
@@ -42,15 +49,32 @@ from . import download, parsers
 from .registry import DatasetSpec, get_spec
 from .sequences import SequenceDataset
 
+SHUFFLED = "shuffled"  # the seeded rule, spelled "shuffled:<seed>"; the fixed rules are TIE_RULES (below)
 
 
 class EmptyDatasetError(ValueError):
     """Nothing is left after filtering."""
 
 
+def shuffled_tie_rule(seed: int) -> str:
+    """The name of the tie rule that orders each tied block at random, drawn from ``seed``."""
+    return f"{SHUFFLED}:{int(seed)}"
+
+
+def parse_tie_rule(tie_rule: str) -> tuple:
+    """``(name, seed)``: ``("stable", None)``, ``("released", None)`` or ``("shuffled", 3)``."""
+    if tie_rule in TIE_RULES:
+        return tie_rule, None
+    name, sep, seed = str(tie_rule).partition(":")
+    # One spelling per seed ("shuffled:1", never "shuffled:01"), so one run has one spec key.
+    if name == SHUFFLED and sep and seed.isascii() and seed.isdigit() and seed == str(int(seed)):
+        return SHUFFLED, int(seed)
+    raise ValueError(f"tie_rule must be one of {tuple(TIE_RULES)} or '{SHUFFLED}:<seed>' with a "
+                     f"non-negative integer seed, got {tie_rule!r}")
+
+
 def check_tie_rule(tie_rule: str) -> None:
-    if tie_rule not in TIE_RULES:
-        raise ValueError(f"tie_rule must be one of {tuple(TIE_RULES)}, got {tie_rule!r}")
+    parse_tie_rule(tie_rule)
 
 
 # --- 1. filtering --------------------------------------------------------------------------
@@ -101,13 +125,19 @@ def order_interactions(df: pd.DataFrame, tie_rule: str = "stable") -> pd.DataFra
 
     ``df`` must be in raw file order (its positional order is the tie-breaker).
     """
-    check_tie_rule(tie_rule)
+    rule, seed = parse_tie_rule(tie_rule)
     raw_pos = np.arange(len(df))
     users = _codes(df["user"])
     ts = df["timestamp"].to_numpy(np.int64)
-    # lexsort: last key is primary. Raw position as the final key makes the sort stable.
-    order = np.lexsort((raw_pos, ts, users))
-    return df.iloc[TIE_RULES[tie_rule](order, users[order], ts[order])]
+    # lexsort: last key is primary. Raw position as the final key makes the sort stable; for
+    # "shuffled" a random key per row decides first inside each (user, timestamp) block.
+    keys = (raw_pos, ts, users)
+    if rule == SHUFFLED:
+        keys = (raw_pos, np.random.default_rng(seed).random(len(df)), ts, users)
+    order = np.lexsort(keys)
+    if rule == SHUFFLED:
+        return df.iloc[order]
+    return df.iloc[TIE_RULES[rule](order, users[order], ts[order])]
 
 
 def _stable_last(order: np.ndarray, users: np.ndarray, ts: np.ndarray) -> np.ndarray:
@@ -201,7 +231,8 @@ def _this_module():
 
 
 def _cache_path(name: str, tie_rule: str, key: str) -> Path:
-    return paths.PROCESSED_DIR / f"{name}--{tie_rule}--{key}.npz"
+    rule = tie_rule.replace(":", "-")  # "shuffled:3" -> "shuffled-3": no colon in file names
+    return paths.PROCESSED_DIR / f"{name}--{rule}--{key}.npz"
 
 
 def _save(path: Path, proc: Processed) -> None:

@@ -1,0 +1,148 @@
+"""The tie-order comparison: its spec builders, its tables, findings and verdict row.
+
+Nothing is trained here: the run rows and the per-user metrics are made by hand (the cache is
+replaced by monkeypatched functions), so each choice can be checked against a literal answer.
+"""
+import numpy as np
+import pandas as pd
+import pytest
+
+from attrec_lib import experiments, study, tables, tie_order, verdict
+
+
+@pytest.fixture(autouse=True)
+def results_in_tmp(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTREC_RESULTS_DIR", str(tmp_path / "results"))
+
+
+def fake_grid(valid: dict, test: dict):
+    """A stand-in for experiments.run_grid: one row per spec with the given per-model metrics."""
+    def run_grid(specs, progress=True):
+        return pd.DataFrame([{"dataset": s.dataset, "model": s.model, "seed": s.seed, "tie_rule": s.tie_rule,
+                              "key": s.key, "valid_hr@50": valid[s.model], "hr@50": test[s.model]} for s in specs])
+    return run_grid
+
+
+# --- spec builders ---------------------------------------------------------------------------
+
+def test_strongest_baselines_are_chosen_on_validation(monkeypatch):
+    prof = study.profile("standard", datasets=["ml-100k"], seeds=[0, 1])
+    models = study.available_models()
+    valid = {m: 0.1 * i for i, m in enumerate(models)}  # attrec best, then sasrec, pop, lstm_plus
+    test = {m: 1.0 - v for m, v in valid.items()}  # test order reversed: must not matter
+    monkeypatch.setattr(experiments, "run_grid", fake_grid(valid, test))
+    assert study.strongest_baselines(prof, "ml-100k") == ("sasrec", "pop", "lstm_plus")
+    # Without the cached Table 2 runs and cached_only, nothing is chosen (and nothing runs).
+    assert study.strongest_baselines(prof, "ml-100k", cached_only=True) is None
+
+
+def test_tie_order_models_and_specs(monkeypatch):
+    prof = study.profile("standard", datasets=["ml-100k", "lastfm"], seeds=[0, 1, 2])
+    monkeypatch.setattr(study, "strongest_baselines", lambda prof, ds, n=3, cached_only=False: ("caser", "fmc", "hrm"))
+    assert study.tie_order_models(prof, "ml-100k") == ("bprmf", "fmc", "hrm", "caser", "pop", "attrec")
+    learned = tuple(m for m in study.ALL_MODELS if m not in study.SIMPLE_BASELINES)
+    assert study.tie_order_models(prof, "lastfm") == study.available_models(learned)  # every learned model and Pop
+    stable, shuffled = study.tie_order_specs(prof, "stable"), study.tie_order_specs(prof, "shuffled")
+    assert len(stable) == len(shuffled) == 3 * (6 + 11)
+    # The stable runs are Table 2's own runs (same keys: nothing recomputed).
+    assert {s.key for s in stable} <= {s.key for s in study.table2_specs(prof, study.available_models())}
+    for a, b in zip(stable, shuffled):
+        assert (a.tie_rule, b.tie_rule) == ("stable", f"shuffled:{a.seed}")
+        assert a.to_dict() | {"tie_rule": None} == b.to_dict() | {"tie_rule": None}
+    with pytest.raises(ValueError, match="rule must be one of"):
+        study.tie_order_specs(prof, "released")
+
+
+def test_all_specs_leave_out_tie_runs_whose_baselines_are_not_chosen_yet():
+    prof = study.profile("tiny")  # empty results folder: Table 2 is not cached
+    rules = {s.tie_rule for s in study.all_specs(prof)}
+    assert not any(r.startswith("shuffled") for r in rules)
+
+
+# --- tables, findings and the verdict row, on hand-made runs -----------------------------------
+
+def spec(model, seed, rule):
+    return experiments.make_spec("synthetic-planted", model, None, seed=seed,
+                                 tie_rule="stable" if rule == "stable" else f"shuffled:{seed}")
+
+
+def first(k, n=12):
+    """Per-user HR@50 of 12 users: the first k hit."""
+    return [1] * k + [0] * (n - k)
+
+
+# Test hits per (model, rule), the same for both seeds, and validation HR@50. With stable ties
+# AttRec looks best; with shuffled ties it falls to FPMC's and BPRMF's level.
+HITS = {("attrec", "stable"): first(9), ("attrec", "shuffled"): first(3),
+        ("fpmc", "stable"): first(6), ("fpmc", "shuffled"): first(3),
+        ("bprmf", "stable"): first(3), ("bprmf", "shuffled"): first(3),
+        ("pop", "stable"): first(0), ("pop", "shuffled"): first(0)}
+VALID = {("attrec", "stable"): 0.9, ("attrec", "shuffled"): 0.2, ("fpmc", "stable"): 0.5,
+         ("fpmc", "shuffled"): 0.6, ("bprmf", "stable"): 0.4, ("bprmf", "shuffled"): 0.4,
+         ("pop", "stable"): 0.1, ("pop", "shuffled"): 0.1}
+
+
+def make_runs(monkeypatch, hits=HITS):
+    """Run rows as tie_order.runs returns them, and tables.per_user answering from ``hits``."""
+    rows, specs = [], []
+    for (model, rule), user_hits in hits.items():
+        for seed in (0, 1):
+            s = spec(model, seed, rule)
+            specs.append(s)
+            hr = float(np.mean(user_hits))
+            rows.append({"dataset": "synthetic-planted", "model": model, "seed": seed, "tie_rule": s.tie_rule, "rule": rule,
+                         "key": s.key, "hr@50": hr + 0.01 * seed, "mrr": hr / 2, "valid_hr@50": VALID[model, rule]})
+    by_key = {r["key"]: hits[r["model"], r["rule"]] for r in rows}
+
+    def per_user(specs, selection=None):
+        return pd.concat([pd.DataFrame({"user": range(len(by_key[s.key])), "hr@50": by_key[s.key],
+                                        "mrr": np.array(by_key[s.key]) / 2, "model": s.model})
+                          for s in specs], ignore_index=True)
+
+    monkeypatch.setattr(tables, "per_user", per_user)
+    return pd.DataFrame(rows), specs
+
+
+def test_shift_table(monkeypatch):
+    df, specs = make_runs(monkeypatch)
+    shift = tie_order.shift_table(df, specs).set_index("model")
+    assert shift.loc["attrec", "Δhr@50"] == pytest.approx(0.25 - 0.75)
+    assert shift.loc["bprmf", "Δhr@50"] == pytest.approx(0.0)
+    assert shift.loc["attrec", "beyond seed sd"] and not shift.loc["bprmf", "beyond seed sd"]
+    assert shift.loc["attrec", "sequential"] and not shift.loc["pop", "sequential"]
+    assert shift.loc["bprmf", "p (HR@50)"] == 1.0  # no user changes
+    assert shift.loc["attrec", "p (HR@50)"] < 0.05  # six users lose their hit
+
+
+def test_signal_table_chooses_on_validation(monkeypatch):
+    df, specs = make_runs(monkeypatch)
+    signal = tie_order.signal_table(df, specs).set_index("rule")
+    # stable: AttRec is best on validation among the sequential models; shuffled: FPMC (0.6 > 0.2),
+    # although on the test item the two are equal there.
+    assert signal.loc["stable", "best sequential"] == "attrec"
+    assert signal.loc["shuffled", "best sequential"] == "fpmc"
+    assert set(signal["best non-sequential"]) == {"bprmf"}
+    assert signal.loc["stable", "gap"] == pytest.approx(0.5)
+    assert signal.loc["shuffled", "gap"] == pytest.approx(0.0)
+    assert signal.loc["stable", "signal (p<0.05)"] and not signal.loc["shuffled", "signal (p<0.05)"]
+
+
+def test_findings_are_written_from_the_numbers(monkeypatch):
+    df, specs = make_runs(monkeypatch)
+    shift, signal = tie_order.shift_table(df, specs), tie_order.signal_table(df, specs)
+    text = tie_order.findings(shift, signal, df)
+    lo = shift.loc[shift["Δhr@50"].idxmin()]
+    assert f"{lo['Δhr@50']:+.4f} ({lo['label']})" in text
+    assert "AttRec with stable ties and FPMC with shuffled ties" in text
+    assert "does not beat the best non-sequential one (BPRMF" in text
+    assert tie_order.findings(shift.iloc[0:0], signal, df).startswith("No data set")
+
+
+def test_verdict_row_follows_the_rule(monkeypatch):
+    runs = make_runs(monkeypatch)
+    monkeypatch.setattr(tie_order, "runs", lambda prof: runs)
+    row = verdict.claim_sequential_signal(study.profile("tiny"))
+    assert row["holds?"] == "no" and "synthetic-planted, shuffled ties: fpmc" in row["ours"]
+    # FPMC keeps a clear lead with shuffled ties: then the data set carries a signal.
+    runs = make_runs(monkeypatch, {**HITS, ("fpmc", "shuffled"): first(12)})
+    assert verdict.claim_sequential_signal(study.profile("tiny"))["holds?"] == "yes"
