@@ -31,6 +31,7 @@ import torch
 from . import __version__, models, paths
 from .data.sequences import split_leave_last_out
 from .train import PROTOCOLS, TrainConfig, default_device, fit
+from .validation import check_types
 
 RESULT_FORMAT = 1
 TIE_RULES = ("stable", "released")
@@ -82,7 +83,7 @@ def make_spec(dataset: str, model: str = "attrec", preset: str | None = "paper",
     unknown = set(tfields) - {f.name for f in dataclasses.fields(TrainConfig)}
     if unknown:
         raise ValueError(f"unknown training field(s) {sorted(unknown)}")
-    tcfg = TrainConfig(**tfields).validate()
+    tcfg = check_types(TrainConfig(**tfields)).validate()
     return RunSpec(dataset, model, dataclasses.asdict(mcfg), dataclasses.asdict(tcfg), protocol, tie_rule, int(seed))
 
 

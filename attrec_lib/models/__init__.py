@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 import importlib
 
+from ..validation import check_types
+
 # name -> module under attrec_lib.models; each module exposes MODEL, CONFIG, PRESETS,
 # and optionally TRAINING (preset name -> dict of TrainConfig overrides).
 _MODULES = {
@@ -56,7 +58,8 @@ def make_config(name: str, preset: str | None = None, **overrides):
     unknown = set(overrides) - fields
     if unknown:
         raise ValueError(f"unknown config field(s) {sorted(unknown)} for model {name!r}; fields: {sorted(fields)}")
-    return dataclasses.replace(base, **overrides).validate()
+    # Types first (one place for every config), then each config's own range and choice checks.
+    return check_types(dataclasses.replace(base, **overrides)).validate()
 
 
 def build(name: str, n_users: int, n_items: int, config):
