@@ -22,7 +22,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -106,8 +108,8 @@ def load_result(spec: RunSpec) -> dict | None:
         result = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"corrupt result file {path}: {err}; delete it to recompute") from err
-    fresh_since = os.environ.get("ATTREC_FRESH_SINCE")
-    if fresh_since and result.get("finished_at", 0) < float(fresh_since):
+    fresh_since = paths.fresh_since()
+    if fresh_since is not None and result.get("finished_at", 0) < fresh_since:
         return None
     return result
 
@@ -127,6 +129,19 @@ def _replace_atomically(path, write) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def check_writable(folder) -> None:
+    """Raise ``PermissionError`` naming ``folder`` when a file cannot be created in it."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-check-", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise PermissionError(f"results folder {folder} is not writable ({err.strerror or err}); fix its "
+                              f"permissions or point ATTREC_RESULTS_DIR at a writable folder") from err
 
 
 def _write_atomic(path, payload: dict) -> None:
@@ -199,6 +214,7 @@ def run(spec: RunSpec, device=None, progress: bool = True) -> dict:
     cached = load_result(spec)
     if cached is not None:
         return cached
+    check_writable(paths.results_dir())  # before training, not after: a result that cannot be saved is lost
     result = execute(spec, device=device, progress=progress)
     _write_atomic(result_path(spec), result)
     return result
@@ -265,8 +281,13 @@ def trained_model(spec: RunSpec, device="cpu", progress: bool = False):
     mcfg = models.make_config(spec.model, None, **spec.model_config)
     model = models.build(spec.model, split.n_users, split.n_items, mcfg)
     if path.exists():
-        model.load_state_dict(torch.load(path, map_location="cpu"))
-        return model.eval()
+        try:
+            model.load_state_dict(torch.load(path, map_location="cpu"))
+            return model.eval()
+        except Exception as exc:  # truncated, emptied or not this model's weights: retrain below
+            warnings.warn(f"cached model weights {path} are damaged ({type(exc).__name__}: "
+                          f"{str(exc)[:200]}); retraining them", stacklevel=2)
+            model = models.build(spec.model, split.n_users, split.n_items, mcfg)
     torch.manual_seed(spec.seed)
     tcfg = TrainConfig(**{**spec.train_config, "epochs": epoch, "patience": 0,
                           "eval_every": max(epoch, 1)})
