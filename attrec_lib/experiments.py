@@ -102,13 +102,13 @@ def result_path(spec: RunSpec):
 def load_result(spec: RunSpec) -> dict | None:
     """The cached result of ``spec``, or None (also when it is older than a FRESH build)."""
     path = result_path(spec)
+    fresh_since = paths.fresh_since()  # checked even when nothing is cached: a bad value fails at once
     if not path.exists():
         return None
     try:
         result = json.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise ValueError(f"corrupt result file {path}: {err}; delete it to recompute") from err
-    fresh_since = paths.fresh_since()
     if fresh_since is not None and result.get("finished_at", 0) < fresh_since:
         return None
     return result
