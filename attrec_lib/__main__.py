@@ -131,8 +131,9 @@ def _grid(args) -> int:
     index, count = args.shard
     prof = study.profile(args.profile)
     specs = study.all_specs(prof)
-    missing = [s for s in specs if experiments.load_result(s) is None]
-    print(f"profile {prof.name}: {len(specs)} runs, {len(missing)} not cached", flush=True)
+    plan = experiments.plan(specs)
+    missing = list(plan.missing)
+    print(f"profile {prof.name}: {plan.describe()}", flush=True)
     if args.list:
         for s in specs:
             state = "missing" if s in missing else "cached"

@@ -79,7 +79,7 @@ def test_bad_shard_exits_2_saying_the_form(capsys, shard):
     assert "i/n" in capsys.readouterr().err
 
 
-def test_good_shards_split_the_missing_runs_without_overlap():
+def test_good_shards_parse():
     assert [cli._shard(text) for text in ("0/1", "1/3")] == [(0, 1), (1, 3)]
 
 
