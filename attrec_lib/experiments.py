@@ -107,8 +107,9 @@ def load_result(spec: RunSpec) -> dict | None:
         return None
     try:
         result = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"corrupt result file {path}: {err}; delete it to recompute") from err
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:  # truncated, emptied, bit-flipped
+        warnings.warn(f"cached result {path} is damaged ({err}); recomputing it", stacklevel=2)
+        return None
     if fresh_since is not None and result.get("finished_at", 0) < fresh_since:
         return None
     return result
