@@ -12,8 +12,9 @@ Publishing never damages what is committed:
   ``os.replace``, one file at a time, so an interruption at any moment leaves every tracked file
   either as committed or as a complete new version;
 - SIGINT and SIGTERM stop the build, shut the kernel down (nbclient's own handlers) and publish
-  nothing; after SIGKILL the kernel notices its parent is gone and exits (ipykernel's parent
-  poller), and the staging folder is left under ``build/`` (ignored by git).
+  nothing; when make itself is killed (SIGKILL) the runner gets SIGTERM (Linux's parent-death
+  signal) and does the same; when the runner is killed, the kernel notices its parent is gone and
+  exits (ipykernel's parent poller), and the staging folder is left under ``build/`` (ignored).
 
 The committed notebooks and figures are the ``standard`` profile (:data:`PUBLISHED_PROFILE`), so
 ``make paper`` with no arguments rebuilds what is committed, from the cache. Any other profile
@@ -97,11 +98,25 @@ def _stop(signum, frame):
     raise _Stopped(signal.Signals(signum).name)
 
 
+def _end_with_parent() -> None:
+    """Ask Linux to send SIGTERM to this process when its parent (make) dies, even by SIGKILL, so the
+    build stops and publishes nothing instead of running on unseen. Elsewhere: nothing happens."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        pr_set_pdeathsig = 1  # from <sys/prctl.h>
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
 def run(args) -> int:
     notebooks = [Path(nb) for nb in args.notebooks] or default_notebooks()
     for nb in notebooks:
         if not nb.is_file():
             raise FileNotFoundError(f"no such notebook {nb}")
+    _end_with_parent()
     # Outside a notebook's execution (nbclient installs its own handlers during one), SIGTERM and
     # SIGHUP unwind like Ctrl-C: the staging folder is removed and nothing is published.
     for sig in (signal.SIGTERM, signal.SIGHUP):

@@ -73,7 +73,7 @@ def wait_for(log: Path, text: str, proc, timeout: float = 240) -> None:
 
 
 @pytest.mark.parametrize("how", ["SIGINT to the process group (Ctrl-C)", "SIGKILL to the process group",
-                                 "SIGTERM to make alone"])
+                                 "SIGTERM to make alone", "SIGKILL to make alone"])
 def test_killed_make_paper_leaves_tracked_files_as_committed(clone, tmp_path, how):
     proc, log = start_paper(clone, tmp_path)
     try:
@@ -84,8 +84,10 @@ def test_killed_make_paper_leaves_tracked_files_as_committed(clone, tmp_path, ho
             os.killpg(proc.pid, signal.SIGINT)
         elif how.startswith("SIGKILL"):
             os.killpg(proc.pid, signal.SIGKILL)
-        else:
+        elif how == "SIGTERM to make alone":
             proc.send_signal(signal.SIGTERM)
+        else:
+            proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
         deadline = time.time() + 30  # after SIGKILL the kernel exits when it sees its parent gone
         while processes_in(clone) and time.time() < deadline:
@@ -97,7 +99,7 @@ def test_killed_make_paper_leaves_tracked_files_as_committed(clone, tmp_path, ho
             proc.wait()
     assert proc.returncode != 0
     assert git_status(clone) == "", f"tracked files changed after {how}:\n{log.read_text()[-3000:]}"
-    if not how.startswith("SIGKILL"):
+    if how != "SIGKILL to the process group":
         assert "nothing was published" in log.read_text()
         assert not list((clone / "build").glob(".paper-*")), "staging folder left behind"
 
