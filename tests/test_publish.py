@@ -80,14 +80,11 @@ def test_killed_make_paper_leaves_tracked_files_as_committed(clone, tmp_path, ho
         # The second notebook is executing: the first one is complete in the staging folder.
         wait_for(log, "=== [2/9] notebooks/01-main-comparison.ipynb", proc)
         wait_for(log, "(running)", proc)  # inside a cell that trains
-        if how.startswith("SIGINT"):
-            os.killpg(proc.pid, signal.SIGINT)
-        elif how.startswith("SIGKILL"):
-            os.killpg(proc.pid, signal.SIGKILL)
-        elif how == "SIGTERM to make alone":
-            proc.send_signal(signal.SIGTERM)
+        sig = signal.SIGINT if how.startswith("SIGINT") else signal.SIGKILL if how.startswith("SIGKILL") else signal.SIGTERM
+        if how.endswith("make alone"):
+            proc.send_signal(sig)
         else:
-            proc.send_signal(signal.SIGKILL)
+            os.killpg(proc.pid, sig)
         proc.wait(timeout=60)
         deadline = time.time() + 30  # after SIGKILL the kernel exits when it sees its parent gone
         while processes_in(clone) and time.time() < deadline:
