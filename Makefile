@@ -1,45 +1,61 @@
-# The AttRec study. Two commands matter: `make paper` (the main job) and `make test`.
+# The AttRec study. Two commands matter: `make paper` (the main job) and `make test`; `make help` lists all.
 # Every target depends on `setup`, so both work on a fresh machine with only Python 3.11.
-#   make paper                 execute every notebooks/NN-*.ipynb in place (cached runs are reused)
-#   make paper PROFILE=quick   ML-100K only, one seed, fewer sweep points (about 10 min on 2 cores)
-#   make paper FRESH=1         recompute every run this build needs instead of reading the cache
-#   make test                  unit tests + nbval on the committed notebooks
-#   make bench                 speed / memory benchmark (prints a table, writes bench/)
-#   make goldens               recompute tests/goldens/ (after bumping RESULTS_VERSION when numbers change)
 # Set ATTREC_DATA_MIRROR=/path/to/mirror to read raw data from a local copy instead of the network.
 
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 PY := $(VENV)/bin/python
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]-*.ipynb))
-PROFILE ?= full
+PROFILE ?= standard
 FRESH ?= 0
+PUBLISH ?= 0
+DEBUG ?= 0
+# NO_SETUP=1 uses $(VENV) as it is (e.g. another checkout's, VENV=../x/.venv) without reinstalling.
+NO_SETUP ?= 0
+SETUP := $(if $(filter 1,$(NO_SETUP)),,setup)
+CLI := $(PY) -m attrec_lib $(if $(filter 1,$(DEBUG)),--debug,)
 
-.PHONY: setup paper test unit nbval bench goldens clean-data
+.PHONY: help setup paper plan test unit nbval bench goldens clean-data
 
-setup: $(VENV)/.installed
+help:  ## list the targets and variables
+	@echo "make <target> [VARIABLE=value ...]"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  \1\t\2/' | expand -t 14
+	@echo "variables:"
+	@echo "  PROFILE=standard|full|quick|tiny  experiment profile (default standard: the committed notebooks)"
+	@echo "  PUBLISH=1    let a profile other than standard replace the committed notebooks and figures"
+	@echo "               (otherwise it writes build/<profile>/)"
+	@echo "  FRESH=1      recompute every run this build needs instead of reading the cache"
+	@echo "  DEBUG=1      show tracebacks instead of one-line errors"
+	@echo "  ATTREC_DATA_MIRROR=DIR  read raw data from a local copy (environment variable)"
+
+setup: $(VENV)/.installed  ## create .venv and install the library (runs first for every target)
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e .
 	touch $@
 
-paper: setup
-	$(PY) -m attrec_lib.paper --profile $(PROFILE) $(if $(filter 1,$(FRESH)),--fresh,) $(NOTEBOOKS)
+paper: $(SETUP)  ## print the plan, execute every notebook, publish only when all succeeded
+	$(CLI) paper --profile $(PROFILE) $(if $(filter 1,$(FRESH)),--fresh,) $(if $(filter 1,$(PUBLISH)),--publish,) $(NOTEBOOKS)
 
-test: unit nbval
+plan: $(SETUP)  ## print runs needed / cached / to compute and the estimated time, run nothing
+	$(CLI) plan --profile $(PROFILE)
 
-unit: setup
+test: unit nbval  ## unit tests + nbval on the committed notebooks (writes nothing tracked)
+
+unit: $(SETUP)  ## unit tests
 	$(PY) -m pytest -q tests
 
-nbval: setup
-	$(PY) -m pytest -q --nbval-lax -p no:cacheprovider $(NOTEBOOKS)
+# nbval re-executes the committed notebooks; their figures go to a temporary folder, removed after.
+nbval: $(SETUP)  ## check the committed notebooks' outputs against a re-execution
+	@tmp=$$(mktemp -d); ATTREC_FIGURES_DIR=$$tmp $(PY) -m pytest -q --nbval-lax -p no:cacheprovider $(NOTEBOOKS); \
+	status=$$?; rm -rf "$$tmp"; exit $$status
 
-bench: setup
+bench: $(SETUP)  ## speed / memory benchmark (prints a table, writes bench/)
 	$(PY) -m attrec_lib.bench
 
-goldens: setup
+goldens: $(SETUP)  ## recompute tests/goldens/ (after bumping RESULTS_VERSION when numbers change)
 	$(PY) -m attrec_lib.goldens
 
-clean-data:
+clean-data:  ## remove the processed data cache (raw files are kept)
 	rm -rf data/processed

@@ -1,4 +1,10 @@
-"""Command line: ``python -m attrec_lib run --dataset ml-100k --model attrec --preset paper --seed 0``."""
+"""Command line of the study: ``python -m attrec_lib [--debug] COMMAND ...``.
+
+Commands: ``run`` (one run, cached), ``grid`` (every run of a profile), ``plan`` (what a profile
+needs and how long it will take), ``paper`` (execute and publish the notebooks; ``make paper``).
+A bad input (a config value, a data file, an environment variable) ends with one line naming it
+and exit code 2; ``--debug`` shows the traceback instead.
+"""
 from __future__ import annotations
 
 import argparse
@@ -17,50 +23,96 @@ def _pairs(items, what: str) -> dict:
     out = {}
     for item in items or []:
         if "=" not in item:
-            raise SystemExit(f"error: --{what} expects key=value, got {item!r}")
+            raise ValueError(f"--{what} expects FIELD=VALUE, got {item!r}")
         key, value = item.split("=", 1)
         out[key] = _parse_value(value)
     return out
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    from . import models, paper
+    from .data import dataset_names
+    from .data.registry import SYNTHETIC
     from .data.preprocess import TIE_RULES
+    from .study import PROFILES
     from .train import PROTOCOLS
 
-    parser = argparse.ArgumentParser(prog="python -m attrec_lib", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m attrec_lib", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="train and evaluate one run (cached under results/)")
-    r.add_argument("--dataset", required=True)
-    r.add_argument("--model", default="attrec")
-    r.add_argument("--preset", default=None, help="named preset of the model (attrec: paper, released_code)")
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--protocol", choices=list(PROTOCOLS), default=None)
+    r.add_argument("--dataset", required=True, help=f"one of: {', '.join([*dataset_names(), SYNTHETIC])}")
+    r.add_argument("--model", default="attrec", help=f"one of: {', '.join(models.model_names())} (default attrec)")
+    r.add_argument("--preset", default=None, help="named preset of the model's settings: " + "; ".join(
+        f"{m}: {', '.join(sorted(models.presets(m)))}" for m in models.model_names()) + " (default: the config's defaults)")
+    r.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    r.add_argument("--protocol", choices=PROTOCOLS, default=None,
+                   help="valid: select the epoch on validation; released: the released code's (no validation)")
     r.add_argument("--tie-rule", default=None,
-                   help=f"{', '.join(TIE_RULES)} or shuffled:<seed> (random order inside ties)")
-    r.add_argument("--epochs", type=int, default=None)
-    r.add_argument("--set", nargs="*", metavar="FIELD=VALUE", help="model config overrides, e.g. omega=0.3")
-    r.add_argument("--train", nargs="*", metavar="FIELD=VALUE", help="training overrides, e.g. patience=0")
+                   help=f"order inside tied timestamps: {', '.join(TIE_RULES)} or shuffled:<seed> (a random "
+                        "order drawn from the seed)")
+    r.add_argument("--epochs", type=int, default=None, help="epoch cap (a whole number >= 1)")
+    r.add_argument("--set", nargs="*", metavar="FIELD=VALUE",
+                   help="model config overrides as JSON values, e.g. omega=0.3 d=50 self_attention=false")
+    r.add_argument("--train", nargs="*", metavar="FIELD=VALUE",
+                   help="training overrides as JSON values, e.g. patience=0 optimizer=\"adam\"")
     r.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     r.add_argument("--no-cache", action="store_true", help="compute even if a cached result exists")
     g = sub.add_parser("grid", help="run every spec a notebook profile needs (skips cached runs)")
-    g.add_argument("--profile", default="full")
-    g.add_argument("--shard", default="0/1", help="i/n: run every n-th missing spec starting at i (parallel workers)")
-    g.add_argument("--device", default=None)
+    g.add_argument("--profile", default="full", choices=PROFILES, help=f"one of: {', '.join(PROFILES)}")
+    g.add_argument("--shard", default="0/1", type=_shard,
+                   help="i/n with 0 <= i < n: run every n-th missing spec starting at i (parallel workers)")
+    g.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     g.add_argument("--list", action="store_true", help="only print the specs and whether they are cached")
-    args = parser.parse_args(argv)
+    pl = sub.add_parser("plan", help="print the runs a profile needs, how many are cached, and the estimated time")
+    pl.add_argument("--profile", default=paper.PUBLISHED_PROFILE, choices=PROFILES,
+                    help=f"one of: {', '.join(PROFILES)} (default {paper.PUBLISHED_PROFILE})")
+    pa = sub.add_parser("paper", help="execute the notebooks and publish them when all succeeded (make paper)")
+    paper.add_arguments(pa)
+    return parser
 
+
+def _shard(text: str) -> tuple:
+    """``i/n`` -> (i, n), with 0 <= i < n (argparse reports the ValueError's absence as one line)."""
+    try:
+        index, count = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected i/n (e.g. 0/4), got {text!r}") from None
+    if count < 1 or not 0 <= index < count:
+        raise argparse.ArgumentTypeError(f"expected i/n with n >= 1 and 0 <= i < n, got {text!r}")
+    return index, count
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except (ValueError, OSError, KeyError) as err:
+        # A bad input: a config value, a data file, an environment variable, a folder. One line.
+        if args.debug:
+            raise
+        text = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+        print(f"error: {text} (add --debug for the traceback)", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args) -> int:
     if args.command == "grid":
         return _grid(args)
+    if args.command == "plan":
+        from .paper import print_plan
+        print_plan(args.profile)
+        return 0
+    if args.command == "paper":
+        from . import paper
+        return paper.run(args)
     from . import experiments
     train = _pairs(args.train, "train")
     if args.epochs is not None:
         train["epochs"] = args.epochs
-    try:
-        spec = experiments.make_spec(args.dataset, args.model, args.preset, args.seed, args.protocol,
-                                     args.tie_rule, train, **_pairs(args.set, "set"))
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    spec = experiments.make_spec(args.dataset, args.model, args.preset, args.seed, args.protocol,
+                                 args.tie_rule, train, **_pairs(args.set, "set"))
     if args.no_cache:
         result = experiments.execute(spec, device=args.device)
     else:
@@ -77,15 +129,12 @@ def main(argv=None) -> int:
 
 def _grid(args) -> int:
     from . import experiments, study
-    try:
-        index, count = (int(x) for x in args.shard.split("/"))
-        prof = study.profile(args.profile)
-    except ValueError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    index, count = args.shard
+    prof = study.profile(args.profile)
     specs = study.all_specs(prof)
-    missing = [s for s in specs if experiments.load_result(s) is None]
-    print(f"profile {prof.name}: {len(specs)} runs, {len(missing)} not cached", flush=True)
+    plan = experiments.plan(specs)
+    missing = list(plan.missing)
+    print(f"profile {prof.name}: {plan.describe()}", flush=True)
     if args.list:
         for s in specs:
             state = "missing" if s in missing else "cached"

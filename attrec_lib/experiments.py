@@ -32,8 +32,11 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import warnings
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -44,6 +47,7 @@ from .atomic import replace_atomically
 from .data.preprocess import check_tie_rule
 from .data.sequences import split_leave_last_out
 from .train import PROTOCOLS, TrainConfig, default_device, device_name, fit, one_thread
+from .validation import check_types
 
 RESULT_FORMAT = 2  # layout of a result JSON (2: results_version, data fingerprint, threads)
 # Bump in the commit that changes any run's numbers (code, defaults, data pipeline), together with
@@ -187,7 +191,7 @@ def make_spec(dataset: str, model: str = "attrec", preset: str | None = "paper",
     unknown = set(tfields) - {f.name for f in dataclasses.fields(TrainConfig)}
     if unknown:
         raise ValueError(f"unknown training field(s) {sorted(unknown)}")
-    tcfg = TrainConfig(**tfields).validate()
+    tcfg = check_types(TrainConfig(**tfields)).validate()
     spec = RunSpec(dataset, model, dataclasses.asdict(mcfg), dataclasses.asdict(tcfg), protocol, tie_rule, int(seed))
     canonical = spec.canonical()
     return dataclasses.replace(spec, model_config=canonical["model_config"], train_config=canonical["train_config"])
@@ -206,11 +210,10 @@ def result_path(spec: RunSpec):
 def read_result_file(path, expected_key: str | None = None) -> dict:
     """A result file's contents, checked: valid JSON object, every field of
     :data:`RESULT_FIELDS`, the current format and results version, and (when given) the key it
-    was looked up under. Anything else is one :class:`ResultFileError` naming the file."""
-    try:
-        result = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ResultFileError(f"corrupt result file {path}: {err}; delete it to recompute") from err
+    was looked up under. Anything else is one :class:`ResultFileError` naming the file; a file
+    that is not JSON at all (truncated, bit-flipped) raises the decoder's error, which
+    :func:`load_result` treats as damage to rebuild."""
+    result = json.loads(path.read_text())
     if not isinstance(result, dict):
         raise ResultFileError(f"result file {path}: expected a JSON object, got {type(result).__name__}")
     if "format" in result and result["format"] != RESULT_FORMAT:
@@ -233,17 +236,34 @@ def load_result(spec: RunSpec) -> dict | None:
     """The cached result of ``spec``, or None (also when it is older than a FRESH build).
     A file that is there but does not check out raises :class:`ResultFileError`."""
     path = result_path(spec)
+    fresh_since = paths.fresh_since()  # checked even when nothing is cached: a bad value fails at once
     if not path.exists():
         return None
-    result = read_result_file(path, spec.key)
+    try:
+        result = read_result_file(path, spec.key)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:  # truncated, emptied, bit-flipped
+        warnings.warn(f"cached result {path} is damaged ({err}); recomputing it", stacklevel=2)
+        return None
     recorded = RunSpec.from_dict(result["spec"])
     if recorded.key != spec.key:
         raise ResultFileError(f"result file {path}: its recorded spec hashes to {recorded.key}, not {spec.key}; "
                               "delete it to recompute")
-    fresh_since = os.environ.get("ATTREC_FRESH_SINCE")
-    if fresh_since and result.get("finished_at", 0) < float(fresh_since):
+    if fresh_since is not None and result.get("finished_at", 0) < fresh_since:
         return None
     return result
+
+
+def check_writable(folder) -> None:
+    """Raise ``PermissionError`` naming ``folder`` when a file cannot be created in it."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-check-", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise PermissionError(f"results folder {folder} is not writable ({err.strerror or err}); fix its "
+                              f"permissions or point ATTREC_RESULTS_DIR at a writable folder") from err
 
 
 def _write_atomic(path, payload: dict) -> None:
@@ -278,6 +298,8 @@ def stale_results(directory=None) -> list:
                 raise ResultFileError(f"result file {path}: named {path.stem} but records key {result['spec_key']}")
         except ResultFileError as err:
             out.append((path, str(err)))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            out.append((path, f"damaged result file {path}: {err}"))
     return out
 
 
@@ -336,6 +358,7 @@ def run(spec: RunSpec, device=None, progress: bool = True) -> dict:
     cached = load_result(spec)
     if cached is not None:
         return cached
+    check_writable(paths.results_dir())  # before training, not after: a result that cannot be saved is lost
     result = execute(spec, device=device, progress=progress)
     _write_atomic(result_path(spec), result)
     return result
@@ -388,6 +411,69 @@ def run_grid(specs, device=None, progress: bool = True) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What running a list of specs will cost, before anything runs (see :func:`plan`)."""
+    total: int  # distinct runs needed
+    cached: int  # of which already in the run cache
+    to_compute: int  # of which still to train
+    estimated_seconds: float  # compute time of the runs to train that have a timing on record
+    estimated_runs: int  # runs to train with an estimate (same model and data set cached before)
+    missing: tuple = ()  # the specs to train, in order
+
+    @property
+    def basis(self) -> str:
+        text = (f"basis: median recorded s/epoch of cached runs of the same model and data set x their median "
+                f"epochs run (at most the run's epoch cap), for {self.estimated_runs} of {self.to_compute} runs")
+        unknown = self.to_compute - self.estimated_runs
+        if unknown:
+            text += f"; {unknown} run(s) with no such timing on record are left out"
+        return text
+
+    def describe(self) -> str:
+        lines = [f"plan: {self.total} runs needed, {self.cached} cached, {self.to_compute} to compute"]
+        if self.to_compute and self.estimated_runs:
+            hours, rest = divmod(int(round(self.estimated_seconds)), 3600)
+            clock = f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s"
+            lines.append(f"estimated compute time: {clock} at the recorded speed ({self.basis})")
+        elif self.to_compute:
+            lines.append("estimated compute time: unknown (no cached run of the same model and data set "
+                         "has a recorded speed)")
+        return "\n".join(lines)
+
+
+def _recorded_timings() -> dict:
+    """(dataset, model) -> list of (seconds per epoch, epochs run) of every cached result."""
+    timings = {}
+    folder = paths.results_dir()
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        try:
+            result = json.loads(path.read_text())
+            key = (result["spec"]["dataset"], result["spec"]["model"])
+            timings.setdefault(key, []).append((float(result["seconds_per_epoch"]), int(result["epochs_run"])))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # not a result file (or a damaged one): no timing from it
+    return timings
+
+
+def plan(specs) -> Plan:
+    """Count the distinct runs ``specs`` need, how many are cached, and estimate the compute time of
+    the rest from the recorded speed of cached runs of the same model on the same data set."""
+    unique = list({spec.key: spec for spec in specs}.values())
+    missing = [s for s in unique if load_result(s) is None]
+    timings = _recorded_timings() if missing else {}
+    seconds, estimated = 0.0, 0
+    for spec in missing:
+        seen = timings.get((spec.dataset, spec.model))
+        if not seen:
+            continue
+        per_epoch = statistics.median(t for t, _ in seen)
+        epochs = min(statistics.median(n for _, n in seen), spec.train_config.get("epochs", float("inf")))
+        seconds += per_epoch * epochs
+        estimated += 1
+    return Plan(len(unique), len(unique) - len(missing), len(missing), seconds, estimated, tuple(missing))
+
+
 def trained_model(spec: RunSpec, device="cpu", progress: bool = False):
     """The model of ``spec`` at its headline epoch, for inspection (Figure 3's attention maps).
 
@@ -402,8 +488,13 @@ def trained_model(spec: RunSpec, device="cpu", progress: bool = False):
     mcfg = models.make_config(spec.model, None, **spec.model_config)
     model = models.build(spec.model, split.n_users, split.n_items, mcfg)
     if path.exists():
-        model.load_state_dict(torch.load(path, map_location="cpu"))
-        return model.eval()
+        try:
+            model.load_state_dict(torch.load(path, map_location="cpu"))
+            return model.eval()
+        except Exception as exc:  # truncated, emptied or not this model's weights: retrain below
+            warnings.warn(f"cached model weights {path} are damaged ({type(exc).__name__}: "
+                          f"{str(exc)[:200]}); retraining them", stacklevel=2)
+            model = models.build(spec.model, split.n_users, split.n_items, mcfg)
     torch.manual_seed(spec.seed)
     tcfg = TrainConfig(**{**spec.train_config, "epochs": epoch, "patience": 0,
                           "eval_every": max(epoch, 1)})

@@ -5,6 +5,8 @@ No other module builds paths with ``..``; they import from here. Environment var
 ``ATTREC_DATA_MIRROR``
     A local folder laid out like the study's offline data copy (one sub-folder per data set,
     e.g. ``ml-100k/u.data``). When set, raw files are taken from it instead of the network.
+``ATTREC_FRESH_SINCE``
+    A unix time: cached results finished before it are recomputed (``make paper FRESH=1``).
 ``ATTREC_RESULTS_DIR``, ``ATTREC_FIGURES_DIR``
     Override the run cache and the figures folder (tests point them at temporary folders).
 """
@@ -34,7 +36,36 @@ def figures_dir() -> Path:
     return Path(override) if override else FIGURES_DIR
 
 
+class SettingError(ValueError):
+    """An environment variable of the project holds a value it cannot use."""
+
+
 def data_mirror() -> Path | None:
-    """The local mirror folder named by ``ATTREC_DATA_MIRROR``, or None."""
+    """The local mirror folder named by ``ATTREC_DATA_MIRROR``, or None.
+
+    A value naming no folder is an error rather than skipped: skipping it would end in "raw file
+    not found, set ATTREC_DATA_MIRROR", which hides that the variable is set but wrong.
+    """
     value = os.environ.get("ATTREC_DATA_MIRROR")
-    return Path(value).expanduser().resolve() if value else None
+    if not value:
+        return None
+    folder = Path(value).expanduser().resolve()
+    if not folder.is_dir():
+        raise SettingError(f"ATTREC_DATA_MIRROR={value!r} is not a folder; set it to the local copy of the "
+                           f"raw data (one sub-folder per data set, e.g. ml-100k/u.data) or unset it")
+    return folder
+
+
+def fresh_since() -> float | None:
+    """The unix time in ``ATTREC_FRESH_SINCE`` (cached results older than it are recomputed), or None."""
+    value = os.environ.get("ATTREC_FRESH_SINCE")
+    if not value:
+        return None
+    try:
+        stamp = float(value)
+    except ValueError:
+        stamp = float("nan")
+    if stamp != stamp or stamp in (float("inf"), float("-inf")):
+        raise SettingError(f"ATTREC_FRESH_SINCE={value!r} is not a unix time in seconds (e.g. 1764237600); "
+                           f"`make paper FRESH=1` sets it for you")
+    return stamp

@@ -126,11 +126,39 @@ _PROFILE_BUILDERS = {"full": _full, "standard": _standard, "quick": _quick, "tin
 PROFILES = tuple(_PROFILE_BUILDERS)
 
 
+def _as_tuple(value, what: str, kind) -> tuple | None:
+    """A papermill parameter as a tuple: ``-p seeds 12`` arrives as the string "12" (one seed, not
+    seeds 1 and 2), ``-p datasets ml-100k`` as one name; "0,1,2" is three. None stays None."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    elif not isinstance(value, (list, tuple)):
+        value = [value]
+    out = []
+    for item in value:
+        if kind is int:
+            try:
+                if isinstance(item, bool) or (isinstance(item, float) and not item.is_integer()):
+                    raise ValueError
+                item = int(item)
+            except (TypeError, ValueError):
+                raise ValueError(f"parameter {what}: {item!r} is not an integer seed; give e.g. 0 or "
+                                 f"\"0,1,2\"") from None
+        elif not isinstance(item, str) or not item:
+            raise ValueError(f"parameter {what}: {item!r} is not a data set name")
+        out.append(item)
+    if not out:
+        raise ValueError(f"parameter {what} is empty; give e.g. {'0' if kind is int else 'ml-100k'}")
+    return tuple(out)
+
+
 def profile(name: str = "full", datasets=None, seeds=None, epochs=None) -> Profile:
     """A named profile, optionally narrowed (the notebooks' papermill parameters)."""
     if name not in _PROFILE_BUILDERS:
         raise ValueError(f"unknown profile {name!r}; known profiles: {list(PROFILES)}")
     base = _PROFILE_BUILDERS[name]()
+    datasets, seeds = _as_tuple(datasets, "datasets", str), _as_tuple(seeds, "seeds", int)
     changes = {}
     if datasets is not None:
         changes["datasets"] = changes["ablation_datasets"] = tuple(datasets)

@@ -84,3 +84,43 @@ def test_truncated_gzip_is_one_clear_error(tmp_path):
     cut.write_bytes(full.read_bytes()[:-20])
     with pytest.raises(MalformedFileError, match="cut.dat.gz"):
         parsers.parse_ml1m(cut)
+
+
+# --- a file cut inside its last field (no checksum known for some formats) -------------------
+
+@pytest.mark.parametrize("parser,text", [
+    ("ml100k", "196\t242\t3\t881250949\n186\t302\t3\t891717742\n196\t10\t5\t8812"),
+    ("amazon_csv", "A2EFCYXHNK06IS,0000031887,5.0,1394928000\nAZZ9,B00ABC,1.0,1299110400\nAZZ9,B00ABD,1.0,8799"),
+    ("movietweetings", "1::1074638::7::1365029107\n2::0104257::8::1364690142\n2::0104258::8::136"),
+    ("hetrec_ratings", "userID\tmovieID\trating\ttimestamp\n75\t3\t1.0\t1162160236000\n75\t32\t4.5\t11621606"),
+])
+def test_last_line_cut_inside_its_timestamp_is_an_error(tmp_path, parser, text):
+    f = write(tmp_path / "cut.dat", text)
+    last_line = text.count("\n") + 1
+    with pytest.raises(MalformedFileError, match="truncated") as err:
+        parsers.parse(parser, f)
+    assert err.value.line_no == last_line
+    assert f"cut.dat: line {last_line}:" in str(err.value)
+
+
+def test_complete_last_line_without_newline_is_accepted(tmp_path):
+    f = write(tmp_path / "u.data", "196\t242\t3\t881250949\n186\t302\t3\t891717742")
+    assert rows(parsers.parse_ml100k(f)) == [(196, 242, 881250949), (186, 302, 891717742)]
+
+
+@pytest.mark.parametrize("text", ["", "\n", "  \n\n"])
+def test_empty_raw_file_is_named_as_empty(tmp_path, text):
+    f = write(tmp_path / "u.data", text)
+    with pytest.raises(MalformedFileError, match=r"u\.data: line 1: the file is empty"):
+        parsers.parse_ml100k(f)
+
+
+def test_corrupt_gzip_names_the_file(tmp_path):
+    full = write(tmp_path / "full.dat.gz", "".join(f"{u}::1193::5::978300760\n" for u in range(3000)), gz=True)
+    data = bytearray(full.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 8] = bytes(b ^ 0xFF for b in data[middle:middle + 8])  # flip bits mid-stream
+    bad = tmp_path / "flipped.dat.gz"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(MalformedFileError, match="flipped.dat.gz"):
+        parsers.parse_ml1m(bad)

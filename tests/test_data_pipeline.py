@@ -260,3 +260,41 @@ def test_amazon_like_end_to_end_with_string_ids(sandbox, tmp_path):
     assert proc.dataset.sequences[0].tolist() == list(range(10))
     again = preprocess.load_processed("toy")  # from the cache
     assert list(again.item_ids) == list(proc.item_ids)
+
+
+# --- damaged cache files and bad settings ------------------------------------------------
+
+@pytest.mark.parametrize("damage", ["truncated", "emptied", "bit-flipped"])
+def test_damaged_processed_file_is_rebuilt_with_a_warning(sandbox, damage):
+    sandbox()
+    expected = [s.tolist() for s in load_dataset("toy").sequences]
+    (path,) = paths.PROCESSED_DIR.glob("toy--stable--*.npz")
+    data = bytearray(path.read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    elif damage == "emptied":
+        data = bytearray()
+    else:  # the last byte of the first array's data (a flip in a header field zip ignores is harmless)
+        with zipfile.ZipFile(path) as archive:
+            second = sorted(info.header_offset for info in archive.infolist())[1]
+        data[second - 1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match=f"{path.name}.*damaged.*rebuilding"):
+        rebuilt = load_dataset("toy")
+    assert [s.tolist() for s in rebuilt.sequences] == expected
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # rebuilt: the next load reads it without complaint
+        assert [s.tolist() for s in load_dataset("toy").sequences] == expected
+
+
+def test_mirror_naming_a_missing_folder_is_an_error(sandbox, tmp_path, monkeypatch):
+    sandbox()
+    monkeypatch.setenv("ATTREC_DATA_MIRROR", str(tmp_path / "no-such-folder"))
+    with pytest.raises(paths.SettingError, match="ATTREC_DATA_MIRROR=.*no-such-folder.*is not a folder"):
+        load_dataset("toy")
+
+
+def test_empty_raw_file_is_reported_as_empty(sandbox):
+    sandbox(text="")
+    with pytest.raises(ValueError, match="u.data: line 1: the file is empty"):
+        load_dataset("toy")

@@ -81,12 +81,14 @@ def test_fresh_since_recomputes_older_results():
     assert second["finished_at"] > first["finished_at"]
 
 
-def test_corrupt_result_file_is_named(results_in_tmp):
+def test_corrupt_result_file_is_recomputed_with_a_warning(results_in_tmp):
     s = spec()
     results_in_tmp.mkdir(parents=True)
-    (results_in_tmp / f"{s.key}.json").write_text('{"spec": ')
-    with pytest.raises(ValueError, match=f"corrupt result file .*{s.key}"):
-        experiments.run(s, progress=False)
+    path = results_in_tmp / f"{s.key}.json"
+    path.write_text('{"spec": ')
+    with pytest.warns(UserWarning, match=f"cached result .*{s.key}.json is damaged"):
+        result = experiments.run(s, progress=False)
+    assert json.loads(path.read_text())["spec_key"] == result["spec_key"] == s.key  # whole again
 
 
 def _cli(*args, env=None):

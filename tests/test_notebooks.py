@@ -5,6 +5,8 @@ broken notebook could hide behind that cache, so this test re-runs each one from
 synthetic data set with tiny models, into temporary results and figures folders.
 """
 import os
+import shutil
+import subprocess
 
 import pytest
 
@@ -13,14 +15,24 @@ from attrec_lib import paths
 NOTEBOOKS = sorted(paths.NOTEBOOKS_DIR.glob("[0-9][0-9]-*.ipynb"))
 
 
+def git_status() -> str | None:
+    """``git status --porcelain`` of the repository (None where git or the repository is missing)."""
+    if shutil.which("git") is None or not (paths.REPO_ROOT / ".git").exists():
+        return None
+    return subprocess.run(["git", "status", "--porcelain"], cwd=paths.REPO_ROOT, capture_output=True,
+                          text=True, check=True).stdout
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_on_the_tiny_profile(notebook, tmp_path, monkeypatch):
     papermill = pytest.importorskip("papermill")
     monkeypatch.setenv("ATTREC_RESULTS_DIR", str(tmp_path / "results"))
     monkeypatch.setenv("ATTREC_FIGURES_DIR", str(tmp_path / "figures"))
     out = tmp_path / notebook.name
+    before = git_status()
     papermill.execute_notebook(str(notebook), str(out), parameters={"profile": "tiny"},
                                cwd=str(paths.NOTEBOOKS_DIR), progress_bar=False, kernel_name="python3")
+    assert git_status() == before, "executing the notebook changed files of the repository"
     text = out.read_text()
     assert '"output_type": "error"' not in text
     if notebook.stem != "00-datasets":

@@ -61,10 +61,10 @@ def raw_dir(spec: DatasetSpec) -> Path:
 
 def locate(raw: RawFile, spec: DatasetSpec) -> Path | None:
     """Where the raw file already is (data/raw or the mirror), or None. Never downloads."""
+    mirror = paths.data_mirror()  # a mirror variable naming no folder is an error even when not needed
     local = raw_dir(spec) / raw.filename
     if local.is_file():
         return local
-    mirror = paths.data_mirror()
     if mirror is not None and (mirror / raw.mirror_path).is_file():
         return mirror / raw.mirror_path
     return None

@@ -13,6 +13,7 @@ a data set (MANIFEST warns that some public copies of ``u.data`` are damaged).
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -27,16 +28,32 @@ class MalformedFileError(ValueError):
         super().__init__(f"{Path(path).name}: line {line_no}: {reason} (file: {path})")
 
 
-def _read_lines(path: Path) -> list:
+def _read_lines(path: Path) -> tuple:
+    """The file's lines, and whether its text ends with a newline (a file cut off mid-line does not)."""
     opener = gzip.open if str(path).endswith(".gz") else open
     try:
         # latin-1 never fails to decode; the fields we read are ASCII in every format.
         with opener(path, "rt", encoding="latin-1", newline="") as fh:
             text = fh.read()
-    except (EOFError, OSError) as exc:  # truncated or corrupt gzip stream
-        raise MalformedFileError(path, 0, f"cannot be read to the end ({exc})") from exc
-    # A missing final newline is harmless; a line cut off mid-way fails the field checks.
-    return text.splitlines()
+    except (EOFError, OSError, zlib.error) as exc:  # truncated or corrupt gzip stream
+        raise MalformedFileError(path, 0, f"cannot be read to the end ({type(exc).__name__}: {exc})") from exc
+    if not text.strip():
+        raise MalformedFileError(path, 1, "the file is empty")
+    return text.splitlines(), text.endswith(("\n", "\r"))
+
+
+def _check_last_line(path, values: list, first_line_no: int, complete: bool, what: str) -> None:
+    """A file that does not end with a newline may have been cut inside its last field. When that
+    last field is shorter than the same field on every other line (a timestamp cut to ``8799``
+    would otherwise become a 1970 date), the file is truncated: an error naming the line."""
+    if complete or len(values) < 2:
+        return
+    shortest = min(len(v) for v in values[:-1])
+    if len(values[-1]) < shortest:
+        raise MalformedFileError(path, first_line_no + len(values) - 1,
+                                 f"{what} {values[-1]!r} on the last line is shorter than on every other line "
+                                 f"(at least {shortest} characters) and the file does not end with a newline: "
+                                 f"the file looks truncated")
 
 
 def _split_fields(path, lines, sep: str, n_fields: int, first_line_no: int) -> list:
@@ -71,14 +88,17 @@ def _to_float(path, values: list, first_line_no: int, what: str) -> np.ndarray:
 
 
 def _body(path, header: str | None):
-    """Lines after the (checked) header, and the 1-based number of the first of them."""
-    lines = _read_lines(Path(path))
+    """Lines after the (checked) header, the 1-based number of the first of them, and whether the
+    file ends with a newline."""
+    lines, complete = _read_lines(Path(path))
     if header is None:
-        return lines, 1
+        return lines, 1, complete
     if not lines or lines[0].strip().split() != header.split():
         got = lines[0] if lines else "<empty file>"
         raise MalformedFileError(path, 1, f"expected header {header!r}, got {got!r}")
-    return lines[1:], 2
+    if len(lines) == 1:
+        raise MalformedFileError(path, 2, "no data after the header")
+    return lines[1:], 2, complete
 
 
 def _frame(user, item, timestamp) -> pd.DataFrame:
@@ -87,8 +107,9 @@ def _frame(user, item, timestamp) -> pd.DataFrame:
 
 def _user_item_rating_time(path, sep: str, header: str | None, item_as_str: bool,
                            user_as_str: bool = False, time_scale: int = 1) -> pd.DataFrame:
-    lines, first = _body(path, header)
+    lines, first, complete = _body(path, header)
     user, item, rating, ts = _split_fields(path, lines, sep, 4, first)
+    _check_last_line(path, ts, first, complete, "timestamp")
     _to_float(path, rating, first, "rating")  # validated (a truncated line often fails here)
     timestamp = _to_int(path, ts, first, "timestamp") // time_scale
     user = np.array(user, dtype=object) if user_as_str else _to_int(path, user, first, "user id")
@@ -134,8 +155,9 @@ def parse_lastfm_tags(path) -> pd.DataFrame:
     The date becomes unix seconds at UTC midnight. The official ``-timestamps`` variant holds
     local midnight of the same date, so both files give the same order.
     """
-    lines, first = _body(path, "userID artistID tagID day month year")
+    lines, first, complete = _body(path, "userID artistID tagID day month year")
     user, artist, tag, day, month, year = _split_fields(path, lines, "\t", 6, first)
+    _check_last_line(path, year, first, complete, "year")
     _to_int(path, tag, first, "tag id")
     d, m, y = (_to_int(path, v, first, w) for v, w in ((day, "day"), (month, "month"), (year, "year")))
     dates = pd.to_datetime(pd.DataFrame({"year": y, "month": m, "day": d}), errors="coerce")

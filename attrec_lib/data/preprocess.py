@@ -37,6 +37,9 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
+import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -268,8 +271,9 @@ def load_processed(name: str, tie_rule: str = "stable", download_missing: bool =
     if path.is_file():
         try:
             return _load(path, name)
-        except (OSError, ValueError, KeyError):
-            pass  # unreadable cache: rebuild below
+        except Exception as exc:  # truncated, emptied or bit-flipped: BadZipFile, EOFError, zlib.error, ...
+            warnings.warn(f"processed data file {path} is damaged ({type(exc).__name__}: {exc}); "
+                          f"rebuilding it from the raw file", stacklevel=2)
     proc = process_frame(parsers.parse(spec.parser, found[0][1]), spec, tie_rule)
     _save(path, proc)
     return proc

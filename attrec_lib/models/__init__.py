@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import NamedTuple
 
+from ..validation import check_types
 from .attrec import AttRec
 from .base import SequentialRecommender
 from .bprmf import BPRMF
@@ -93,7 +94,8 @@ def make_config(name: str, preset: str | None = None, **overrides):
     unknown = set(overrides) - fields
     if unknown:
         raise ValueError(f"unknown config field(s) {sorted(unknown)} for model {name!r}; fields: {sorted(fields)}")
-    return dataclasses.replace(base, **overrides).validate()
+    # Types first (one place for every config), then each config's own range and choice checks.
+    return check_types(dataclasses.replace(base, **overrides)).validate()
 
 
 def build(name: str, n_users: int, n_items: int, config) -> SequentialRecommender:
