@@ -7,6 +7,9 @@ No other module builds paths with ``..``; they import from here. Environment var
     e.g. ``ml-100k/u.data``). When set, raw files are taken from it instead of the network.
 ``ATTREC_RESULTS_DIR``, ``ATTREC_FIGURES_DIR``
     Override the run cache and the figures folder (tests point them at temporary folders).
+``ATTREC_RUN_LOG``
+    The file that run progress is appended to when a notebook kernel has no terminal to write
+    to (``build/runs.log`` unless set; see ``experiments.run_logger``).
 """
 from __future__ import annotations
 
@@ -20,6 +23,9 @@ PROCESSED_DIR = DATA_DIR / "processed"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 FIGURES_DIR = REPO_ROOT / "figures"
 BENCH_DIR = REPO_ROOT / "bench"
+BUILD_DIR = REPO_ROOT / "build"
+SITE_DIR = BUILD_DIR / "site"
+DOCS_DIR = REPO_ROOT / "docs"
 
 
 def results_dir() -> Path:
@@ -38,3 +44,9 @@ def data_mirror() -> Path | None:
     """The local mirror folder named by ``ATTREC_DATA_MIRROR``, or None."""
     value = os.environ.get("ATTREC_DATA_MIRROR")
     return Path(value).expanduser().resolve() if value else None
+
+
+def run_log_file() -> Path:
+    """Where a notebook kernel without a terminal appends run progress (``ATTREC_RUN_LOG``)."""
+    override = os.environ.get("ATTREC_RUN_LOG")
+    return Path(override) if override else BUILD_DIR / "runs.log"
