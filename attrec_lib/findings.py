@@ -135,6 +135,18 @@ def attention(maps: dict) -> str:
             + _list(parts) + ".")
 
 
+def attention_conclusion(maps: dict, threshold: float = 0.5) -> str:
+    """Notebook 04's closing paragraph: the paper's reading holds for a user when the column
+    explains at least ``threshold`` of the variance of the off-diagonal weights."""
+    shares = {label: column_share(w) for label, w in maps.items()}
+    held = [label for label, share in shares.items() if share >= threshold]
+    return (f"**Conclusion.** The paper's reading (column-distinguishable maps) holds for {len(held)} of the "
+            f"{len(shares)} users shown, by our rule that the attended column explains at least "
+            f"{threshold:.0%} of the variance of the off-diagonal weights "
+            f"({', '.join(f'{k}: {v:.0%}' for k, v in shares.items())}). Two users are an illustration, "
+            "not evidence; the paper's Figure 3 is no more than that either.")
+
+
 def omega_and_length(omega: pd.DataFrame, seq_len: pd.DataFrame) -> str:
     """Notebook 05 (Figure 4): the best ω and L per data set, and the two ends of the ω sweep."""
     parts = []
@@ -197,6 +209,25 @@ def verdict(claims: pd.DataFrame) -> str:
     fails = [c for c, h in zip(claims["claim"], claims["holds?"]) if h == "no"]
     return (f"**Findings.** Of the paper's {len(claims)} claims tested here: {listed}. "
             f"Holding: {', '.join(holds) or 'none'}. Not holding: {', '.join(fails) or 'none'}.")
+
+
+def datasets_conclusion(table: pd.DataFrame) -> str:
+    """Notebook 00's closing paragraph: which data sets the later notebooks can use."""
+    present = list(table.loc[table["users"].notna(), "dataset"])
+    stand_ins = [d for d, p in zip(table["dataset"], table["paper_users"]) if d in present and pd.isna(p)]
+    return (f"**Conclusion.** The later notebooks can run on {', '.join(present) or 'no data set'}"
+            + (f"; of these, {', '.join(stand_ins)} are stand-ins, never compared with the paper's rows "
+               "as if they were the paper's data" if stand_ins else "")
+            + ". Every other row of the paper's Table 1 waits for its raw file.")
+
+
+def verdict_conclusion(claims: pd.DataFrame) -> str:
+    """Notebook 08's closing paragraph: the claims that do not hold, with the rule that decided."""
+    failing = claims[claims["holds?"] != "yes"]
+    if failing.empty:
+        return f"**Conclusion.** All {len(claims)} claims tested here hold."
+    return (f"**Conclusion.** {len(claims) - len(failing)} of {len(claims)} claims hold as stated. The others: "
+            + " ".join(f"*{r['claim']}*: {r['holds?']} ({r['why']})." for r in failing.to_dict("records")))
 
 
 def conclusion(rows) -> str:

@@ -49,6 +49,13 @@ def _position_labels(L: int) -> list:
     return [f"t-{L - 1 - i}" if i < L - 1 else "t" for i in range(L)]
 
 
+def attention_table(weights) -> pd.DataFrame:
+    """One attention map as a table: a ``query`` column, then one column per attended position."""
+    w = np.asarray(weights, dtype=float)
+    labels = _position_labels(w.shape[0])
+    return pd.DataFrame(w, columns=labels).round(3).assign(query=labels)[["query"] + labels]
+
+
 def _map_dataset(label: str) -> str:
     """``"ml-100k user 888"`` -> ``"ml-100k"`` (the keys ``study.figure3_maps`` returns)."""
     return label.rsplit(" user ", 1)[0]
@@ -105,10 +112,12 @@ def _sweep_axis(ax, df, x, hue, y):
 
 
 def sweep(df: pd.DataFrame, x: str, xlabel: str, hue: str | None = None, y: str = "hr@50",
-          facet: str | None = "dataset", title: str = "", labels: dict | None = None) -> plt.Figure:
+          facet: str | None = "dataset", title: str = "", labels: dict | None = None,
+          floors: pd.DataFrame | None = None) -> plt.Figure:
     """HR@50 against a swept setting, one panel per ``facet`` value (a data set, as in the paper):
     one line per ``hue`` value (mean over seeds, +-1 sd over seeds as a band; no band where a
-    point has one seed). The legend sits right of the panels, off the data."""
+    point has one seed). The legend sits right of the panels, off the data. ``floors``: rows of
+    a model without the swept setting (e.g. Pop has no d), drawn as a dashed line per panel."""
     df = df.copy()
     if labels and hue:
         df[hue] = df[hue].map(lambda v: labels.get(v, v))
@@ -121,6 +130,11 @@ def sweep(df: pd.DataFrame, x: str, xlabel: str, hue: str | None = None, y: str 
         ax.set_ylabel("MRR" if y == "mrr" else y.upper())
         if name != "":
             ax.set_title(str(name))
+        if floors is not None and len(floors):
+            rows = floors[floors[facet] == name] if facet else floors
+            for model, part in rows.groupby("model", sort=False):
+                label = (labels or {}).get(model, model)
+                ax.axhline(part[y].mean(), color="0.4", linestyle="--", linewidth=1, label=f"{label} (no {xlabel})")
     seeds = df.groupby([c for c in (facet, hue, x) if c])[y].size().max()
     note = "mean over seeds, band: ±1 sd" if seeds > 1 else "one seed per point (no sd band)"
     fig.suptitle(f"{title} ({note})" if title else note, fontsize=11)

@@ -202,7 +202,7 @@ COLUMN_LABELS = {
     "test_sel_epoch": "best test epoch", "epochs_run": "epochs run",
     "cfg.omega": "ω", "cfg.seq_len": "L", "cfg.d": "d", "cfg.aggregation": "aggregation",
     "cfg.self_attention": "self-attention", "seconds_per_epoch": "s/epoch",
-    "paper set": "paper's data set", "best here": "best here",
+    "paper set": "paper's data set", "best here": "best here", "actions_per_user": "actions/user",
 }
 
 
@@ -216,17 +216,28 @@ def readable(df: pd.DataFrame, labels: dict | None = None) -> pd.DataFrame:
     for col in ("cfg.d", "cfg.seq_len", "seed", "seeds", "epoch", "test_sel_epoch", "epochs_run", "users"):
         if col in out and pd.api.types.is_numeric_dtype(out[col]) and out[col].notna().all():
             out[col] = out[col].astype(int)
-    return out.rename(columns=lambda c: COLUMN_LABELS.get(c, c))
+    return out.rename(columns=_column_label)
+
+
+def _column_label(name) -> str:
+    """``COLUMN_LABELS``, then Table 1's ``paper_x`` -> "x (paper)" and ``diff_x`` -> "Δx"."""
+    name = str(name)
+    if name in COLUMN_LABELS:
+        return COLUMN_LABELS[name]
+    for prefix, pattern in (("paper_", "{} (paper)"), ("diff_", "Δ{}")):
+        if name.startswith(prefix):
+            return pattern.format(_column_label(name[len(prefix):]))
+    return name.replace("_pct", " %").replace("_", " ")
 
 
 def _column_format(name: str, dtype):
     """Number format by what a column holds: p-values in scientific notation, differences signed."""
+    if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+        return None
     if name.startswith("p (") or name.startswith("p-value"):
         return "{:.2e}"
     if name.startswith("Δ") or name.startswith("CI "):
         return "{:+.4f}"
-    if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype):
-        return None
     if pd.api.types.is_float_dtype(dtype):
         return "{:.4f}"
     return None
@@ -245,7 +256,7 @@ def styled(df: pd.DataFrame, name: str, caption: str | None = None, floatfmt: st
     sty = df.style.hide(axis="index").format(formats, na_rep="–").set_uuid(name)
     sty = sty.set_table_styles([
         {"selector": "th", "props": "text-align: left; padding: 2px 8px;"},
-        {"selector": "td", "props": "padding: 2px 8px; white-space: nowrap;"},
+        {"selector": "td", "props": "padding: 2px 8px; vertical-align: top;"},
     ])
     if caption:
         sty = sty.set_caption(caption)
