@@ -5,6 +5,9 @@
 #   make paper FRESH=1         recompute every run this build needs instead of reading the cache
 #   make test                  unit tests + nbval on the committed notebooks
 #   make bench                 speed / memory benchmark (prints a table, writes bench/)
+#   make site                  the study as static HTML in build/site/ (from the committed notebooks)
+#   make site-test             open every page of build/site/ in headless Chromium and check it
+#                              (needs Debian's chromium and Playwright: pip install -e '.[site]')
 # Set ATTREC_DATA_MIRROR=/path/to/mirror to read raw data from a local copy instead of the network.
 
 PYTHON ?= python3
@@ -14,7 +17,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]-*.ipynb))
 PROFILE ?= full
 FRESH ?= 0
 
-.PHONY: setup paper test unit nbval bench clean-data
+.PHONY: setup paper test unit nbval bench clean-data site site-test
 
 setup: $(VENV)/.installed
 
@@ -36,6 +39,12 @@ nbval: setup
 
 bench: setup
 	$(PY) -m attrec_lib.bench
+
+site: setup
+	$(PY) -m attrec_lib.site build
+
+site-test: setup
+	$(PY) -m attrec_lib.site check
 
 clean-data:
 	rm -rf data/processed

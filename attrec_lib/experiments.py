@@ -242,6 +242,18 @@ def _in_kernel() -> bool:
     return type(sys.stderr).__module__.startswith("ipykernel")
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a line is logged (pytest and callers swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
 def _run_log_handler() -> logging.Handler:
     """Where run progress goes. A command line keeps it on stderr. Inside a notebook kernel
     (``make paper``, papermill), stderr would land in the notebook as one box per run, so it goes
@@ -249,7 +261,7 @@ def _run_log_handler() -> logging.Handler:
     kernel shares without passing through the notebook) and, where there is none (CI), to the log
     file ``paths.run_log_file()``."""
     if not _in_kernel():
-        return logging.StreamHandler(sys.stderr)
+        return _StderrHandler()
     if os.environ.get("ATTREC_RUN_LOG") is None:
         try:
             return logging.StreamHandler(open("/dev/tty", "w", buffering=1))  # noqa: SIM115

@@ -69,8 +69,7 @@ def attention_heatmaps(maps: dict, title: str = "") -> plt.Figure:
     """
     n = len(maps)
     fig, axes = plt.subplots(1, n, figsize=(min(4.2 * n, 10.0), 3.9), squeeze=False)
-    cmap = plt.get_cmap("viridis").copy()
-    cmap.set_bad("0.85")
+    cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")
     scale = {}
     for label, weights in maps.items():
         w = np.asarray(weights, dtype=float)

@@ -234,6 +234,8 @@ def _column_format(name: str, dtype):
     """Number format by what a column holds: p-values in scientific notation, differences signed."""
     if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
         return None
+    if name == "ω":
+        return "{:g}"
     if name.startswith("p (") or name.startswith("p-value"):
         return "{:.2e}"
     if name.startswith("Δ") or name.startswith("CI "):

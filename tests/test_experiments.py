@@ -129,3 +129,22 @@ def test_command_line_rejects_bad_values(results_in_tmp):
     proc = _cli("run", "--dataset", "synthetic-planted", "--preset", "nope")
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "unknown preset" in err
+
+
+def test_run_grid_logs_each_run_and_prints_one_summary_line(results_in_tmp, capsys):
+    import logging
+    experiments.run(spec(seed=0), progress=False)
+    records = []
+    log = logging.getLogger("test.run_grid")
+    log.setLevel(logging.INFO)
+    handler = logging.Handler()
+    handler.emit = records.append
+    log.addHandler(handler)
+    experiments.run_grid([spec(seed=0), spec(seed=1), spec(seed=0)], progress=True, log=log)
+    out = capsys.readouterr()
+    assert out.out == "3 runs: 2 from the cache, 1 computed\n"
+    assert "(cached)" not in out.err and "(running)" not in out.err  # the log got them instead
+    lines = [r.getMessage() for r in records]
+    assert [line.split()[-1] for line in lines] == ["(cached)", "(running)", "(cached)"]
+    experiments.run_grid([spec(seed=0)], progress=False, log=log)
+    assert capsys.readouterr().out == "" and len(records) == 3
