@@ -57,8 +57,10 @@ def comparison(df: pd.DataFrame, test: pd.DataFrame, labels: dict | None = None)
         from .study import paper_dataset
         paper = paper_numbers.table2_value(paper_dataset(ds), "attrec", "hr@50")
         vs_paper = f" (paper {paper:.4f}, {r['AttRec HR@50'] - paper:+.4f})" if paper is not None else ""
-        verdict = ("better, p < 0.05" if r["AttRec better (p<0.05)"] else
-                   "not significantly better" if r["ΔHR@50"] >= 0 else "worse")
+        if r["p (HR@50)"] >= 0.05:
+            verdict = "not significantly different from it"
+        else:
+            verdict = "significantly better" if r["ΔHR@50"] > 0 else "significantly worse"
         parts.append(f"on {ds}, AttRec reaches HR@50 {r['AttRec HR@50']:.4f}{vs_paper}; the strongest "
                      f"baseline here is {_label(r['best baseline'], labels)} at {r['baseline HR@50']:.4f}, "
                      f"so AttRec is {verdict} (Wilcoxon p = {r['p (HR@50)']:.2e})")

@@ -82,3 +82,14 @@ def test_datasets_lists_exact_and_different_counts():
     text = findings.datasets(table)
     assert "2 of the 3 data sets" in text and "equal to the paper's: ml-100k" in text
     assert "lastfm (-15 users, -11 items, -2097 interactions)" in text and "offline: 1 (ml-1m)" in text
+
+
+def test_comparison_says_not_significant_when_the_test_says_so():
+    df = pd.DataFrame({"dataset": ["ml-100k"] * 2, "model": ["attrec", "caser"], "hr@50": [0.49, 0.50]})
+    test = pd.DataFrame([{"dataset": "ml-100k", "best baseline": "caser", "AttRec HR@50": 0.49, "baseline HR@50": 0.50,
+                          "ΔHR@50": -0.01, "p (HR@50)": 0.4, "AttRec better (p<0.05)": False}])
+    text = findings.comparison(df, test, {"caser": "Caser"})
+    assert "(paper 0.5273, -0.0373)" in text and "Caser at 0.5000" in text
+    assert "not significantly different from it (Wilcoxon p = 4.00e-01)" in text
+    test.loc[0, "p (HR@50)"] = 0.001
+    assert "AttRec is significantly worse (Wilcoxon p = 1.00e-03)" in findings.comparison(df, test)
