@@ -28,8 +28,9 @@ def main(argv=None) -> int:
 
     import papermill as pm
 
-    # papermill logs the executing notebook's outputs (run_grid's "[i/n] ... (running)" lines and
-    # the per-run epoch bars) through the "papermill" logger.
+    # papermill logs the executing notebook's outputs (e.g. "N runs: M from the cache, K computed")
+    # through the "papermill" logger; run_grid's per-run lines bypass the notebook and reach this
+    # terminal directly (experiments.run_logger: /dev/tty, or build/runs.log without a terminal).
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     from papermill.exceptions import PapermillExecutionError
 
