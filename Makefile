@@ -15,7 +15,7 @@ NO_SETUP ?= 0
 SETUP := $(if $(filter 1,$(NO_SETUP)),,setup)
 CLI := $(PY) -m attrec_lib $(if $(filter 1,$(DEBUG)),--debug,)
 
-.PHONY: help setup paper plan test unit nbval bench goldens clean-data
+.PHONY: help setup paper plan test unit nbval bench goldens clean-data site site-test
 
 help:  ## list the targets and variables
 	@echo "make <target> [VARIABLE=value ...]"
@@ -56,6 +56,12 @@ bench: $(SETUP)  ## speed / memory benchmark (prints a table, writes bench/)
 
 goldens: $(SETUP)  ## recompute tests/goldens/ (after bumping RESULTS_VERSION when numbers change)
 	$(PY) -m attrec_lib.goldens
+
+site: $(SETUP)  ## the study as static HTML in build/site/ (from the committed notebooks)
+	$(PY) -m attrec_lib.site build
+
+site-test: $(SETUP)  ## open every page of build/site/ in headless Chromium and check it (needs chromium, .[site])
+	$(PY) -m attrec_lib.site check
 
 clean-data:  ## remove the processed data cache (raw files are kept)
 	rm -rf data/processed

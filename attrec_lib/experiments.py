@@ -28,6 +28,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import logging
 import os
 import statistics
 import subprocess
@@ -396,18 +397,79 @@ def result_row(result: dict) -> dict:
     return row
 
 
-def run_grid(specs, device=None, progress: bool = True) -> pd.DataFrame:
-    """Run every spec not yet cached (printing which), return one row per spec."""
+def _in_kernel() -> bool:
+    """True inside a Jupyter kernel, where ipykernel forwards sys.stderr (and fd 2) into the
+    notebook's outputs."""
+    return type(sys.stderr).__module__.startswith("ipykernel")
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a line is logged (pytest and callers swap it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+def _run_log_handler() -> logging.Handler:
+    """Where run progress goes. A command line keeps it on stderr. Inside a notebook kernel
+    (``make paper``, papermill), stderr would land in the notebook as one box per run, so it goes
+    to the controlling terminal (/dev/tty: the terminal that typed ``make paper``, which the
+    kernel shares without passing through the notebook) and, where there is none (CI), to the log
+    file ``paths.run_log_file()``."""
+    if not _in_kernel():
+        return _StderrHandler()
+    if os.environ.get("ATTREC_RUN_LOG") is None:
+        try:
+            return logging.StreamHandler(open("/dev/tty", "w", buffering=1))  # noqa: SIM115
+        except OSError:
+            pass
+    path = paths.run_log_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return logging.FileHandler(path)
+
+
+def run_logger() -> logging.Logger:
+    """The logger of run progress ("[i/n] dataset model seed ... (cached)"), set up once."""
+    logger = logging.getLogger("attrec.runs")
+    if not logger.handlers:
+        handler = _run_log_handler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger
+
+
+def run_grid(specs, device=None, progress: bool = True, log: logging.Logger | None = None) -> pd.DataFrame:
+    """Run every spec not yet cached, return one row per spec.
+
+    With ``progress``, each run's line goes to ``log`` (``run_logger()`` unless given: the
+    terminal, never the notebook) and one summary line is printed on stdout, which is what a
+    notebook shows: "N runs: M from the cache, K computed". Without it, nothing is written.
+    """
     specs = list(specs)
-    rows = []
+    if progress and log is None:
+        log = run_logger()
+    # Epoch bars would be drawn into the notebook inside a kernel; the log lines say enough there.
+    fit_progress = progress and not _in_kernel()
+    rows, computed = [], 0
     for i, spec in enumerate(specs, 1):
         cached = load_result(spec)
         if progress:
             state = "cached" if cached is not None else "running"
-            print(f"[{i}/{len(specs)}] {spec.dataset} {spec.model} seed={spec.seed} "
-                  f"protocol={spec.protocol} ({state})", file=sys.stderr, flush=True)
-        result = cached if cached is not None else run(spec, device=device, progress=progress)
+            log.info("[%d/%d] %s %s seed=%s protocol=%s (%s)", i, len(specs), spec.dataset, spec.model,
+                     spec.seed, spec.protocol, state)
+        if cached is None:
+            computed += 1
+        result = cached if cached is not None else run(spec, device=device, progress=fit_progress)
         rows.append(result_row(result))
+    if progress:
+        print(f"{len(specs)} runs: {len(specs) - computed} from the cache, {computed} computed", flush=True)
     return pd.DataFrame(rows)
 
 

@@ -9,6 +9,9 @@ No other module builds paths with ``..``; they import from here. Environment var
     A unix time: cached results finished before it are recomputed (``make paper FRESH=1``).
 ``ATTREC_RESULTS_DIR``, ``ATTREC_FIGURES_DIR``
     Override the run cache and the figures folder (tests point them at temporary folders).
+``ATTREC_RUN_LOG``
+    The file that run progress is appended to when a notebook kernel has no terminal to write
+    to (``build/runs.log`` unless set; see ``experiments.run_logger``).
 """
 from __future__ import annotations
 
@@ -22,6 +25,9 @@ PROCESSED_DIR = DATA_DIR / "processed"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 FIGURES_DIR = REPO_ROOT / "figures"
 BENCH_DIR = REPO_ROOT / "bench"
+BUILD_DIR = REPO_ROOT / "build"
+SITE_DIR = BUILD_DIR / "site"
+DOCS_DIR = REPO_ROOT / "docs"
 
 
 def results_dir() -> Path:
@@ -69,3 +75,9 @@ def fresh_since() -> float | None:
         raise SettingError(f"ATTREC_FRESH_SINCE={value!r} is not a unix time in seconds (e.g. 1764237600); "
                            f"`make paper FRESH=1` sets it for you")
     return stamp
+
+
+def run_log_file() -> Path:
+    """Where a notebook kernel without a terminal appends run progress (``ATTREC_RUN_LOG``)."""
+    override = os.environ.get("ATTREC_RUN_LOG")
+    return Path(override) if override else BUILD_DIR / "runs.log"

@@ -41,50 +41,122 @@ def save_table(df: pd.DataFrame, name: str) -> str:
     return f"figures/{name}.csv"
 
 
+def show(fig, name: str) -> list:
+    """Save ``fig`` as ``figures/<name>.png`` and ``.pdf`` and show the saved PNG inline when a
+    notebook is running (the picture a reader sees is the file on disk); returns the file names."""
+    out = save(fig, name)
+    plt.close(fig)
+    try:
+        from IPython import get_ipython
+        from IPython.display import Image, display
+    except ImportError:  # pragma: no cover - IPython comes with jupyter
+        return out
+    if get_ipython() is not None:
+        display(Image(filename=str(paths.figures_dir() / f"{name}.png")))
+    return out
+
+
+def _position_labels(L: int) -> list:
+    return [f"t-{L - 1 - i}" if i < L - 1 else "t" for i in range(L)]
+
+
+def attention_table(weights) -> pd.DataFrame:
+    """One attention map as a table: a ``query`` column, then one column per attended position."""
+    w = np.asarray(weights, dtype=float)
+    labels = _position_labels(w.shape[0])
+    return pd.DataFrame(w, columns=labels).round(3).assign(query=labels)[["query"] + labels]
+
+
+def _map_dataset(label: str) -> str:
+    """``"ml-100k user 888"`` -> ``"ml-100k"`` (the keys ``study.figure3_maps`` returns)."""
+    return label.rsplit(" user ", 1)[0]
+
+
 def attention_heatmaps(maps: dict, title: str = "") -> plt.Figure:
-    """Figure 3: one L x L heatmap per user (rows: query position, columns: attended item)."""
-    fig, axes = plt.subplots(1, len(maps), figsize=(3.6 * len(maps), 3.2), squeeze=False)
+    """Figure 3: one L x L heatmap per user (rows: query position, columns: attended position).
+
+    Maps of the same data set share one colour scale (one colour bar per data set); the masked
+    diagonal (an item never attends to itself) is drawn hatched grey, not as zero attention.
+    """
+    n = len(maps)
+    fig, axes = plt.subplots(1, n, figsize=(min(4.2 * n, 10.0), 3.9), squeeze=False)
+    cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")
+    scale = {}
+    for label, weights in maps.items():
+        w = np.asarray(weights, dtype=float)
+        off = w[~np.eye(w.shape[0], dtype=bool)]
+        lo, hi = scale.get(_map_dataset(label), (np.inf, -np.inf))
+        scale[_map_dataset(label)] = (min(lo, off.min()), max(hi, off.max()))
+    images = {}
     for ax, (label, weights) in zip(axes[0], maps.items()):
-        im = ax.imshow(np.asarray(weights), cmap="viridis", vmin=0.0)
-        L = np.asarray(weights).shape[0]
-        ax.set_xticks(range(L), [f"t-{L - 1 - i}" if i < L - 1 else "t" for i in range(L)])
-        ax.set_yticks(range(L), [f"t-{L - 1 - i}" if i < L - 1 else "t" for i in range(L)])
-        ax.set_title(label)
-        fig.colorbar(im, ax=ax, fraction=0.046)
+        w = np.asarray(weights, dtype=float)
+        L = w.shape[0]
+        lo, hi = scale[_map_dataset(label)]
+        masked = np.ma.masked_where(np.eye(L, dtype=bool), w)
+        im = ax.imshow(masked, cmap=cmap, vmin=lo, vmax=hi)
+        for i in range(L):
+            ax.add_patch(plt.Rectangle((i - 0.5, i - 0.5), 1, 1, fill=False, hatch="///",
+                                       edgecolor="0.6", linewidth=0))
+        ax.set_xticks(range(L), _position_labels(L), fontsize=8)
+        ax.set_yticks(range(L), _position_labels(L), fontsize=8)
+        ax.set_xlabel("attended position")
+        ax.set_ylabel("query position")
+        ax.set_title(label, fontsize=10)
+        images.setdefault(_map_dataset(label), []).append((ax, im))
+    for dataset, pairs in images.items():
+        bar = fig.colorbar(pairs[0][1], ax=[ax for ax, _ in pairs], fraction=0.046, pad=0.04)
+        bar.set_label(f"attention weight ({dataset}; diagonal masked)")
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
 def _sweep_axis(ax, df, x, hue, y):
-    for key, part in df.groupby(hue, sort=False):
+    groups = df.groupby(hue, sort=False) if hue else [("", df)]
+    for key, part in groups:
         g = part.groupby(x)[y]
         mean, sd = g.mean(), g.std(ddof=1).fillna(0.0)
         ax.plot(mean.index, mean.values, marker="o", label=str(key))
         ax.fill_between(mean.index, mean - sd, mean + sd, alpha=0.15)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
 
 
-def sweep(df: pd.DataFrame, x: str, xlabel: str, hue: str = "dataset", y: str = "hr@50",
-          facet: str | None = None, title: str = "", labels: dict | None = None) -> plt.Figure:
-    """HR@50 against a swept setting: one line per ``hue`` value (mean over seeds, sd as a band),
-    one panel per ``facet`` value."""
+def sweep(df: pd.DataFrame, x: str, xlabel: str, hue: str | None = None, y: str = "hr@50",
+          facet: str | None = "dataset", title: str = "", labels: dict | None = None,
+          floors: pd.DataFrame | None = None) -> plt.Figure:
+    """HR@50 against a swept setting, one panel per ``facet`` value (a data set, as in the paper):
+    one line per ``hue`` value (mean over seeds, +-1 sd over seeds as a band; no band where a
+    point has one seed). The legend sits right of the panels, off the data. ``floors``: rows of
+    a model without the swept setting (e.g. Pop has no d), drawn as a dashed line per panel."""
     df = df.copy()
-    if labels:
+    if labels and hue:
         df[hue] = df[hue].map(lambda v: labels.get(v, v))
     panels = list(df.groupby(facet, sort=False)) if facet else [("", df)]
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 3.6), squeeze=False)
+    width = min(4.2 * len(panels) + (1.6 if hue else 0.0), 10.5)
+    fig, axes = plt.subplots(1, len(panels), figsize=(width, 3.6), squeeze=False)
     for ax, (name, part) in zip(axes[0], panels):
         _sweep_axis(ax, part, x, hue, y)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("MRR" if y == "mrr" else y.upper())
         if name != "":
             ax.set_title(str(name))
-    if title:
-        fig.suptitle(title)
+        if floors is not None and len(floors):
+            rows = floors[floors[facet] == name] if facet else floors
+            for model, part in rows.groupby("model", sort=False):
+                label = (labels or {}).get(model, model)
+                ax.axhline(part[y].mean(), color="0.4", linestyle="--", linewidth=1, label=f"{label} (no {xlabel})")
+    seeds = df.groupby([c for c in (facet, hue, x) if c])[y].size().max()
+    note = "mean over seeds, band: ±1 sd" if seeds > 1 else "one seed per point (no sd band)"
+    fig.suptitle(f"{title} ({note})" if title else note, fontsize=11)
     fig.tight_layout()
+    if hue:
+        handles, names = axes[0][0].get_legend_handles_labels()
+        for ax in axes[0][1:]:
+            for h, n in zip(*ax.get_legend_handles_labels()):
+                if n not in names:
+                    handles.append(h)
+                    names.append(n)
+        fig.legend(handles, names, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
     return fig
 
 

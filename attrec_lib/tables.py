@@ -215,3 +215,110 @@ def bench_table(path) -> pd.DataFrame:
                      "s/epoch": r["epoch_s"], "floor s/epoch": r.get("floor_epoch_s"),
                      "s/eval": r["eval_s"], "peak MiB": r["peak_mib"], "device": r["device"]})
     return pd.DataFrame(rows)
+
+
+# Readable names for the columns the run rows and tables carry (the rest keep their name).
+COLUMN_LABELS = {
+    "dataset": "data set", "model": "model", "seed": "seed", "seeds": "seeds", "protocol": "protocol",
+    "hr@50": "HR@50", "mrr": "MRR", "hr@10": "HR@10", "ndcg@10": "NDCG@10", "epoch": "epoch",
+    "test_sel_hr@50": "HR@50 (best test epoch)", "test_sel_mrr": "MRR (best test epoch)",
+    "test_sel_epoch": "best test epoch", "epochs_run": "epochs run",
+    "cfg.omega": "ω", "cfg.seq_len": "L", "cfg.d": "d", "cfg.aggregation": "aggregation",
+    "cfg.self_attention": "self-attention", "seconds_per_epoch": "s/epoch",
+    "paper set": "paper's data set", "best here": "best here", "actions_per_user": "actions/user",
+}
+
+
+def readable(df: pd.DataFrame, labels: dict | None = None) -> pd.DataFrame:
+    """The table a reader sees: model names as in the paper (``labels``, e.g.
+    ``study.MODEL_LABELS``), readable column names, integer settings (d, L) as integers."""
+    out = df.copy()
+    for col in ("model", "best baseline"):
+        if labels and col in out:
+            out[col] = out[col].map(lambda v: labels.get(v, v))
+    for col in ("cfg.d", "cfg.seq_len", "seed", "seeds", "epoch", "test_sel_epoch", "epochs_run", "users"):
+        if col in out and pd.api.types.is_numeric_dtype(out[col]) and out[col].notna().all():
+            out[col] = out[col].astype(int)
+    return out.rename(columns=_column_label)
+
+
+def _column_label(name) -> str:
+    """``COLUMN_LABELS``, then Table 1's ``paper_x`` -> "x (paper)" and ``diff_x`` -> "Δx"."""
+    name = str(name)
+    if name in COLUMN_LABELS:
+        return COLUMN_LABELS[name]
+    for prefix, pattern in (("paper_", "{} (paper)"), ("diff_", "Δ{}")):
+        if name.startswith(prefix):
+            return pattern.format(_column_label(name[len(prefix):]))
+    return name.replace("_pct", " %").replace("_", " ")
+
+
+def _column_format(name: str, dtype):
+    """Number format by what a column holds: p-values in scientific notation, differences signed."""
+    if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+        return None
+    if name == "ω":
+        return "{:g}"
+    if name.startswith("p (") or name.startswith("p-value"):
+        return "{:.2e}"
+    if name.startswith("Δ") or name.startswith("CI "):
+        return "{:+.4f}"
+    if pd.api.types.is_float_dtype(dtype):
+        return "{:.4f}"
+    return None
+
+
+def styled(df: pd.DataFrame, name: str, caption: str | None = None, floatfmt: str | None = None):
+    """A pandas Styler of an already readable table: no index, one number format per column,
+    missing values as "–", a fixed id (``name``) so the HTML is the same on every run."""
+    formats = {}
+    for col, dtype in df.dtypes.items():
+        fmt = _column_format(str(col), dtype)
+        if fmt == "{:.4f}" and floatfmt:
+            fmt = floatfmt
+        if fmt:
+            formats[col] = fmt
+    sty = df.style.hide(axis="index").format(formats, na_rep="–").set_uuid(name)
+    sty = sty.set_table_styles([
+        {"selector": "th", "props": "text-align: left; padding: 2px 8px;"},
+        {"selector": "td", "props": "padding: 2px 8px; vertical-align: top;"},
+    ])
+    if caption:
+        sty = sty.set_caption(caption)
+    return sty
+
+
+def plain(df: pd.DataFrame, floatfmt: str | None = None) -> str:
+    """The same table as fixed text (what nbval compares, and what a terminal shows)."""
+    cols = {}
+    for col, dtype in df.dtypes.items():
+        fmt = _column_format(str(col), dtype)
+        fmt = floatfmt if fmt == "{:.4f}" and floatfmt else fmt
+        if fmt:
+            cols[col] = df[col].map(lambda v, f=fmt: "–" if pd.isna(v) else f.format(v))
+    text = df.assign(**cols) if cols else df
+    text = text.astype(object).where(text.notna(), "–")
+    return text.to_string(index=False)
+
+
+class _Table:
+    """A table with both representations, so a notebook renders HTML and nbval/terminals see text."""
+
+    def __init__(self, html: str, text: str):
+        self.html, self.text = html, text
+
+    def _repr_html_(self):
+        return self.html
+
+    def __repr__(self):
+        return self.text
+
+
+def display_table(df: pd.DataFrame, name: str, labels: dict | None = None, caption: str | None = None,
+                  floatfmt: str | None = None):
+    """Show ``df`` in a notebook as an HTML table (plain text beside it in the same output) and
+    return the readable frame. ``name`` fixes the HTML ids; ``labels`` maps model names."""
+    from IPython.display import display
+    table = readable(df, labels)
+    display(_Table(styled(table, name, caption, floatfmt).to_html(), plain(table, floatfmt)))
+    return table

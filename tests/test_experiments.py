@@ -222,3 +222,22 @@ def test_grid_list_reports_result_files_that_are_never_served(results_in_tmp):
     out, err = _cli("grid", "--profile", "tiny", "--list", env=env).communicate(timeout=120)
     assert "1 file(s) under results/ are never served" in out, err
     assert "stale 0123456789abcdef.json: format 1" in out
+
+
+def test_run_grid_logs_each_run_and_prints_one_summary_line(results_in_tmp, capsys):
+    import logging
+    experiments.run(spec(seed=0), progress=False)
+    records = []
+    log = logging.getLogger("test.run_grid")
+    log.setLevel(logging.INFO)
+    handler = logging.Handler()
+    handler.emit = records.append
+    log.addHandler(handler)
+    experiments.run_grid([spec(seed=0), spec(seed=1), spec(seed=0)], progress=True, log=log)
+    out = capsys.readouterr()
+    assert out.out == "3 runs: 2 from the cache, 1 computed\n"
+    assert "(cached)" not in out.err and "(running)" not in out.err  # the log got them instead
+    lines = [r.getMessage() for r in records]
+    assert [line.split()[-1] for line in lines] == ["(cached)", "(running)", "(cached)"]
+    experiments.run_grid([spec(seed=0)], progress=False, log=log)
+    assert capsys.readouterr().out == "" and len(records) == 3

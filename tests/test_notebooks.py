@@ -28,6 +28,7 @@ def test_notebook_runs_on_the_tiny_profile(notebook, tmp_path, monkeypatch):
     papermill = pytest.importorskip("papermill")
     monkeypatch.setenv("ATTREC_RESULTS_DIR", str(tmp_path / "results"))
     monkeypatch.setenv("ATTREC_FIGURES_DIR", str(tmp_path / "figures"))
+    monkeypatch.setenv("ATTREC_RUN_LOG", str(tmp_path / "runs.log"))  # run progress: a file, not the notebook
     out = tmp_path / notebook.name
     before = git_status()
     papermill.execute_notebook(str(notebook), str(out), parameters={"profile": "tiny"},
@@ -35,5 +36,8 @@ def test_notebook_runs_on_the_tiny_profile(notebook, tmp_path, monkeypatch):
     assert git_status() == before, "executing the notebook changed files of the repository"
     text = out.read_text()
     assert '"output_type": "error"' not in text
+    assert "(running)" not in text and "(cached)" not in text, "run progress leaked into the notebook"
+    if "experiments.run_grid(" in notebook.read_text():
+        assert " computed" in text and "(running)" in (tmp_path / "runs.log").read_text()
     if notebook.stem != "00-datasets":
         assert any((tmp_path / "figures").iterdir()), "the notebook saved no figure or table"

@@ -1,0 +1,242 @@
+"""What each notebook found, as a paragraph written from its numbers (Markdown).
+
+One function per notebook, each taking the frames the notebook already computed, so the
+paragraph at the top of a notebook changes when the numbers under it change. ``conclusion``
+closes a notebook with the verdict on the paper's claim that the notebook tests
+(``verdict.py`` holds the rules). Nothing here trains or reads the cache itself, except
+``conclusion`` through ``verdict``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from . import paper_numbers
+
+# The paper's reading of Figure 3 (Section 5.4), quoted beside ours.
+FIGURE3_PAPER_READING = ("the attention matrix is column distinguishable even they are unintentionally "
+                         "trained to achieve this. Each column represents the importance and weight for "
+                         "the corresponding action.")
+
+
+def _label(model: str, labels: dict | None) -> str:
+    return (labels or {}).get(model, model)
+
+
+def _list(parts) -> str:
+    text = "; ".join(parts) or "nothing to report in this profile"
+    return text[0].upper() + text[1:]
+
+
+def _seed_means(df: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Mean, sd and count of HR@50 over seeds per (data set, setting)."""
+    return df.groupby(["dataset", column], sort=False)["hr@50"].agg(["mean", "std", "count"]).reset_index()
+
+
+def datasets(table: pd.DataFrame) -> str:
+    """Notebook 00 (Table 1): which data sets were read, which match the paper's counts."""
+    present = table[table["users"].notna()]
+    compared = present[present["paper_users"].notna()]
+    diffs = compared[["diff_users", "diff_items", "diff_interactions"]].abs().sum(axis=1)
+    exact = list(compared.loc[diffs == 0, "dataset"])
+    off = [f"{r['dataset']} ({r['diff_users']:+.0f} users, {r['diff_items']:+.0f} items, "
+           f"{r['diff_interactions']:+.0f} interactions)" for r in compared[diffs != 0].to_dict("records")]
+    missing = list(table.loc[table["users"].isna(), "dataset"])
+    return (f"**Findings.** {len(present)} of the {len(table)} data sets could be read here. "
+            f"Counts equal to the paper's: {', '.join(exact) or 'none'}. "
+            f"Different from the paper's: {', '.join(off) or 'none'}. "
+            f"Not available offline: {len(missing)} ({', '.join(missing) or 'none'}).")
+
+
+def comparison(df: pd.DataFrame, test: pd.DataFrame, labels: dict | None = None) -> str:
+    """Notebook 01 (Table 2): AttRec beside the paper's number and beside our best baseline."""
+    parts = []
+    means = df.groupby(["dataset", "model"], sort=False)["hr@50"].mean()
+    for r in test.to_dict("records"):
+        ds = r["dataset"]
+        from .study import paper_dataset
+        paper = paper_numbers.table2_value(paper_dataset(ds), "attrec", "hr@50")
+        vs_paper = f" (paper {paper:.4f}, {r['AttRec HR@50'] - paper:+.4f})" if paper is not None else ""
+        if r["p (HR@50)"] >= 0.05:
+            verdict = "not significantly different from it"
+        else:
+            verdict = "significantly better" if r["ΔHR@50"] > 0 else "significantly worse"
+        parts.append(f"on {ds}, AttRec reaches HR@50 {r['AttRec HR@50']:.4f}{vs_paper}; the strongest "
+                     f"baseline here is {_label(r['best baseline'], labels)} at {r['baseline HR@50']:.4f}, "
+                     f"so AttRec is {verdict} (Wilcoxon p = {r['p (HR@50)']:.2e})")
+    if test.empty:
+        for ds, part in means.groupby(level="dataset", sort=False):
+            best = part.droplevel(0).idxmax()
+            parts.append(f"on {ds} the best model is {_label(best, labels)} ({part.max():.4f})")
+    return "**Findings.** " + _list(parts) + "."
+
+
+def ablation(df: pd.DataFrame, column: str, reference, value_labels: dict | None = None) -> str:
+    """Notebooks 02 and 03 (Tables 3 and 4): per data set the best setting of ``column`` and how
+    the paper's choice (``reference``) compares, against the seed-to-seed sd."""
+    def name(v):
+        return (value_labels or {}).get(v, str(v))
+
+    parts = []
+    for ds, part in _seed_means(df, column).groupby("dataset", sort=False):
+        best = part.loc[part["mean"].idxmax()]
+        ref = part[part[column] == reference]
+        if ref.empty:
+            continue
+        ref = ref.iloc[0]
+        sd = float(np.nanmax([best["std"], ref["std"], 0.0]))
+        gap = ref["mean"] - best["mean"]
+        others = ", ".join(f"{name(r[column])} {r['mean']:.4f}" for r in part.to_dict("records")
+                           if r[column] != reference)
+        if best[column] == reference:
+            verdict = f"the best here, by {ref['mean'] - part[part[column] != reference]['mean'].max():+.4f}"
+        else:
+            verdict = (f"{gap:+.4f} from the best ({name(best[column])}), "
+                       f"{'within' if -gap <= sd else 'beyond'} the seed sd ({sd:.4f})")
+        parts.append(f"on {ds}, {name(reference)} gives HR@50 {ref['mean']:.4f} (others: {others}): {verdict}")
+    return "**Findings.** " + _list(parts) + "."
+
+
+def self_attention(df: pd.DataFrame) -> str:
+    return ablation(df, "cfg.self_attention", True, {True: "with self-attention", False: "without"})
+
+
+def aggregation(df: pd.DataFrame) -> str:
+    return ablation(df, "cfg.aggregation", "mean", {"mean": "mean aggregation"})
+
+
+def column_share(weights) -> float:
+    """How column-distinguishable an attention map is: the share of the variance of its
+    off-diagonal weights explained by which column (attended item) they are in (1: every row
+    puts the same weight on each column; 0: the column says nothing)."""
+    w = np.asarray(weights, dtype=float)
+    off = ~np.eye(w.shape[0], dtype=bool)
+    values = w[off]
+    if values.var() == 0:
+        return 0.0
+    col_means = np.array([w[off[:, j], j].mean() for j in range(w.shape[1])])
+    explained = col_means[np.nonzero(off)[1]]
+    return float(explained.var() / values.var())
+
+
+def attention(maps: dict) -> str:
+    """Notebook 04 (Figure 3): per user, the most-attended position and how column-distinguishable
+    the map is, beside the paper's reading."""
+    parts = []
+    for label, weights in maps.items():
+        w = np.asarray(weights, dtype=float)
+        L = w.shape[0]
+        off = ~np.eye(L, dtype=bool)
+        col = np.array([w[off[:, j], j].mean() for j in range(L)])
+        top = int(col.argmax())
+        pos = "t" if top == L - 1 else f"t-{L - 1 - top}"
+        parts.append(f"{label}: column (attended item) explains {column_share(w):.0%} of the variance of the "
+                     f"weights; the item at {pos} gets the most attention on average ({col[top]:.3f}, "
+                     f"uniform would be {1 / (L - 1):.3f})")
+    return (f"**Findings.** The paper reads Figure 3 as: \"{FIGURE3_PAPER_READING}\" Ours: "
+            + _list(parts) + ".")
+
+
+def attention_conclusion(maps: dict, threshold: float = 0.5) -> str:
+    """Notebook 04's closing paragraph: the paper's reading holds for a user when the column
+    explains at least ``threshold`` of the variance of the off-diagonal weights."""
+    shares = {label: column_share(w) for label, w in maps.items()}
+    held = [label for label, share in shares.items() if share >= threshold]
+    return (f"**Conclusion.** The paper's reading (column-distinguishable maps) holds for {len(held)} of the "
+            f"{len(shares)} users shown, by our rule that the attended column explains at least "
+            f"{threshold:.0%} of the variance of the off-diagonal weights "
+            f"({', '.join(f'{k}: {v:.0%}' for k, v in shares.items())}). Two users are an illustration, "
+            "not evidence; the paper's Figure 3 is no more than that either.")
+
+
+def omega_and_length(omega: pd.DataFrame, seq_len: pd.DataFrame) -> str:
+    """Notebook 05 (Figure 4): the best ω and L per data set, and the two ends of the ω sweep."""
+    parts = []
+    om = _seed_means(omega, "cfg.omega")
+    sl = _seed_means(seq_len, "cfg.seq_len")
+    for ds, part in om.groupby("dataset", sort=False):
+        best = part.loc[part["mean"].idxmax()]
+        ends = part.set_index("cfg.omega")["mean"]
+        text = f"on {ds} the best ω is {best['cfg.omega']:g} (HR@50 {best['mean']:.4f}, paper: 0.2-0.4)"
+        if 0.0 in ends and 1.0 in ends:
+            side = "short-term alone beats long-term alone" if ends[0.0] > ends[1.0] else \
+                "long-term alone beats short-term alone"
+            text += f"; {side} ({ends[0.0]:.4f} vs {ends[1.0]:.4f})"
+        lens = sl[sl["dataset"] == ds]
+        if len(lens):
+            b = lens.loc[lens["mean"].idxmax()]
+            text += (f"; the best L is {int(b['cfg.seq_len'])} ({b['mean']:.4f}; HR@50 spans "
+                     f"{lens['mean'].min():.4f}-{lens['mean'].max():.4f} over L)")
+        parts.append(text)
+    return "**Findings.** " + _list(parts) + "."
+
+
+def latent_dimension(dims: pd.DataFrame, labels: dict | None = None) -> str:
+    """Notebook 06 (Figure 5): at each d, the best model, and AttRec's rank."""
+    parts = []
+    dims = dims[dims["model"] != "pop"]
+    m = dims.groupby(["dataset", "cfg.d", "model"], sort=False)["hr@50"].mean().reset_index()
+    for ds, part in m.groupby("dataset", sort=False):
+        wins, ranks = [], []
+        for d, at in part.groupby("cfg.d"):
+            order = list(at.sort_values("hr@50", ascending=False)["model"])
+            wins.append(f"d={d:g}: {_label(order[0], labels)}")
+            if "attrec" in order:
+                ranks.append(order.index("attrec") + 1)
+        text = f"on {ds} ({part['model'].nunique()} models) the best model is " + ", ".join(wins)
+        if ranks:
+            text += f"; AttRec ranks {', '.join(map(str, ranks))} at d = {', '.join(f'{d:g}' for d in sorted(part['cfg.d'].unique()))}"
+        parts.append(text)
+    return "**Findings.** " + _list(parts) + "."
+
+
+def runtime(table5: pd.DataFrame) -> str:
+    """Notebook 07 (Table 5): Caser's epoch time over AttRec's, ours beside the paper's."""
+    parts = []
+    for r in table5.to_dict("records"):
+        a, c = r["attrec s/epoch (ours)"], r["caser s/epoch (ours)"]
+        pa, pc = r["attrec s/epoch (paper GPU)"], r["caser s/epoch (paper GPU)"]
+        text = f"on {r['dataset']} an epoch takes {a:.2f} s for AttRec and {c:.2f} s for Caser ({c / a:.2f}x)"
+        if np.isfinite(pa) and np.isfinite(pc):
+            text += f"; the paper's GPU: {pa:.3f} s and {pc:.3f} s ({pc / pa:.2f}x)"
+        parts.append(text + f" [{r['device']}]")
+    return "**Findings.** " + _list(parts) + "."
+
+
+def verdict(claims: pd.DataFrame) -> str:
+    """Notebook 08: how many of the paper's claims hold."""
+    counts = claims["holds?"].value_counts()
+    listed = ", ".join(f"{n} {k}" for k, n in counts.items())
+    holds = [c for c, h in zip(claims["claim"], claims["holds?"]) if h == "yes"]
+    fails = [c for c, h in zip(claims["claim"], claims["holds?"]) if h == "no"]
+    return (f"**Findings.** Of the paper's {len(claims)} claims tested here: {listed}. "
+            f"Holding: {', '.join(holds) or 'none'}. Not holding: {', '.join(fails) or 'none'}.")
+
+
+def datasets_conclusion(table: pd.DataFrame) -> str:
+    """Notebook 00's closing paragraph: which data sets the later notebooks can use."""
+    present = list(table.loc[table["users"].notna(), "dataset"])
+    stand_ins = [d for d, p in zip(table["dataset"], table["paper_users"]) if d in present and pd.isna(p)]
+    return (f"**Conclusion.** The later notebooks can run on {', '.join(present) or 'no data set'}"
+            + (f"; of these, {', '.join(stand_ins)} are stand-ins, never compared with the paper's rows "
+               "as if they were the paper's data" if stand_ins else "")
+            + ". Every other row of the paper's Table 1 waits for its raw file.")
+
+
+def verdict_conclusion(claims: pd.DataFrame) -> str:
+    """Notebook 08's closing paragraph: the claims that do not hold, with the rule that decided."""
+    failing = claims[claims["holds?"] != "yes"]
+    if failing.empty:
+        return f"**Conclusion.** All {len(claims)} claims tested here hold."
+    return (f"**Conclusion.** {len(claims) - len(failing)} of {len(claims)} claims hold as stated. The others: "
+            + " ".join(f"*{r['claim']}*: {r['holds?']} ({r['why']})." for r in failing.to_dict("records")))
+
+
+def conclusion(rows) -> str:
+    """A notebook's closing paragraph from the verdict rows (``verdict.claim_*``) of the claims
+    it tests."""
+    rows = list(rows)
+    if not rows:
+        return "**Conclusion.** No claim of the paper is tested in this profile."
+    return "**Conclusion.** " + " ".join(
+        f"*{r['claim']}* - holds: **{r['holds?']}** ({r['why']}). Ours: {r['ours']}." for r in rows)

@@ -1,0 +1,95 @@
+"""The findings paragraphs are written from the numbers: each test changes a number and checks
+that the sentence follows it."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from attrec_lib import findings
+
+
+def runs(column, values_by_setting, dataset="ml-100k"):
+    rows = [{"dataset": dataset, column: setting, "seed": s, "hr@50": v, "model": "attrec"}
+            for setting, values in values_by_setting.items() for s, v in enumerate(values)]
+    return pd.DataFrame(rows)
+
+
+def test_aggregation_names_the_best_setting_and_the_gap_to_mean():
+    df = runs("cfg.aggregation", {"mean": [0.50, 0.50], "sum": [0.40, 0.40], "max": [0.53, 0.53], "min": [0.30, 0.30]})
+    text = findings.aggregation(df)
+    assert "mean aggregation gives HR@50 0.5000" in text
+    assert "-0.0300 from the best (max)" in text and "beyond the seed sd" in text
+    df.loc[df["cfg.aggregation"] == "max", "hr@50"] = 0.45
+    assert "the best here, by +0.0500" in findings.aggregation(df)
+
+
+def test_self_attention_gain_within_the_seed_spread_is_said_so():
+    df = runs("cfg.self_attention", {True: [0.48, 0.52], False: [0.51, 0.51]})
+    text = findings.self_attention(df)
+    assert "with self-attention gives HR@50 0.5000" in text and "without 0.5100" in text
+    assert "-0.0100 from the best (without), within the seed sd (0.0283)" in text
+
+
+def test_omega_and_length_report_best_values_and_the_two_ends():
+    omega = runs("cfg.omega", {0.0: [0.45], 0.2: [0.50], 1.0: [0.30]})
+    seq_len = runs("cfg.seq_len", {1: [0.40], 5: [0.47]})
+    text = findings.omega_and_length(omega, seq_len)
+    assert "best ω is 0.2 (HR@50 0.5000" in text
+    assert "short-term alone beats long-term alone (0.4500 vs 0.3000)" in text
+    assert "best L is 5" in text
+    omega.loc[omega["cfg.omega"] == 1.0, "hr@50"] = 0.6
+    assert "best ω is 1" in findings.omega_and_length(omega, seq_len)
+    assert "long-term alone beats short-term alone" in findings.omega_and_length(omega, seq_len)
+
+
+def test_latent_dimension_ranks_attrec_at_each_d():
+    rows = [{"dataset": "ml-100k", "model": m, "cfg.d": d, "seed": 0, "hr@50": v}
+            for m, d, v in [("attrec", 10, 0.5), ("caser", 10, 0.4), ("attrec", 50, 0.45), ("caser", 50, 0.48),
+                            ("pop", np.nan, 0.9)]]
+    text = findings.latent_dimension(pd.DataFrame(rows), {"caser": "Caser", "attrec": "AttRec"})
+    assert "d=10: AttRec, d=50: Caser" in text and "AttRec ranks 1, 2 at d = 10, 50" in text
+    assert "pop" not in text.lower()  # Pop has no d and is not ranked
+
+
+def test_column_share_is_one_for_column_only_maps_and_zero_for_row_only_maps():
+    col_only = np.tile([0.1, 0.2, 0.3, 0.4], (4, 1))
+    row_only = np.tile([[0.1], [0.2], [0.3], [0.4]], (1, 4))
+    assert findings.column_share(col_only) == pytest.approx(1.0)
+    assert findings.column_share(row_only) == pytest.approx(0.0, abs=0.2)
+    assert findings.column_share(row_only) < findings.column_share(col_only)
+
+
+def test_attention_quotes_the_paper_and_names_the_most_attended_position():
+    w = np.array([[0.0, 0.1, 0.9], [0.2, 0.0, 0.8], [0.7, 0.3, 0.0]])
+    text = findings.attention({"ml-100k user 888": w})
+    assert findings.FIGURE3_PAPER_READING in text
+    assert "the item at t gets the most attention on average (0.850" in text
+    assert "holds for 1 of the 1 users" in findings.attention_conclusion({"u": np.tile([0.1, 0.3, 0.6], (3, 1))})
+
+
+def test_verdict_counts_the_claims():
+    claims = pd.DataFrame({"claim": ["A", "B", "C"], "holds?": ["yes", "no", "partly"], "why": ["r1", "r2", "r3"],
+                           "ours": ["x", "y", "z"]})
+    text = findings.verdict(claims)
+    assert "Of the paper's 3 claims" in text and "Holding: A." in text and "Not holding: B." in text
+    conclusion = findings.verdict_conclusion(claims)
+    assert "1 of 3 claims hold" in conclusion and "*B*: no (r2)" in conclusion and "*A*" not in conclusion
+
+
+def test_datasets_lists_exact_and_different_counts():
+    table = pd.DataFrame({"dataset": ["ml-100k", "lastfm", "ml-1m"], "users": [943, 936, np.nan],
+                          "paper_users": [943, 951, 6040], "diff_users": [0, -15, np.nan], "diff_items": [0, -11, np.nan],
+                          "diff_interactions": [0, -2097, np.nan]})
+    text = findings.datasets(table)
+    assert "2 of the 3 data sets" in text and "equal to the paper's: ml-100k" in text
+    assert "lastfm (-15 users, -11 items, -2097 interactions)" in text and "offline: 1 (ml-1m)" in text
+
+
+def test_comparison_says_not_significant_when_the_test_says_so():
+    df = pd.DataFrame({"dataset": ["ml-100k"] * 2, "model": ["attrec", "caser"], "hr@50": [0.49, 0.50]})
+    test = pd.DataFrame([{"dataset": "ml-100k", "best baseline": "caser", "AttRec HR@50": 0.49, "baseline HR@50": 0.50,
+                          "ΔHR@50": -0.01, "p (HR@50)": 0.4, "AttRec better (p<0.05)": False}])
+    text = findings.comparison(df, test, {"caser": "Caser"})
+    assert "(paper 0.5273, -0.0373)" in text and "Caser at 0.5000" in text
+    assert "not significantly different from it (Wilcoxon p = 4.00e-01)" in text
+    test.loc[0, "p (HR@50)"] = 0.001
+    assert "AttRec is significantly worse (Wilcoxon p = 1.00e-03)" in findings.comparison(df, test)

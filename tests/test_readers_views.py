@@ -1,0 +1,45 @@
+"""What a reader sees: tables with readable names and number formats, figures with one panel
+per data set, labelled axes, the legend off the data, and Figure 3's masked diagonal."""
+import numpy as np
+import pandas as pd
+
+from attrec_lib import plotting, tables
+
+
+def test_tables_read_well_as_text_and_html():
+    df = pd.DataFrame({"dataset": ["ml-100k", "lastfm"], "model": ["attrec", "lstm_plus"], "cfg.d": [10.0, 25.0],
+                       "p (HR@50)": [0.846, 2.1e-9], "ΔHR@50": [-0.0025, 0.1], "hr@50": [0.5, np.nan]})
+    table = tables.readable(df, {"attrec": "AttRec", "lstm_plus": "LSTM+"})
+    assert list(table.columns) == ["data set", "model", "d", "p (HR@50)", "ΔHR@50", "HR@50"]
+    text = tables.plain(table)
+    assert "2.10e-09" in text and "+0.1000" in text and "-0.0025" in text and "LSTM+" in text
+    assert "NaN" not in text and "<NA>" not in text and "10.0" not in text and "–" in text
+    html = tables.styled(table, "t").to_html()
+    assert html == tables.styled(table, "t").to_html()  # fixed ids: nbval sees the same HTML every run
+    assert "2.10e-09" in html and "<th" in html and "cfg.d" not in html
+
+
+def test_sweep_has_one_panel_per_data_set_and_the_legend_outside():
+    df = pd.DataFrame([{"dataset": ds, "model": m, "cfg.d": d, "seed": s, "hr@50": 0.1 * d / 10 + s * 0.01}
+                       for ds in ("a", "b") for m in ("attrec", "caser") for d in (10, 50) for s in (0, 1)])
+    fig = plotting.sweep(df, "cfg.d", "d", hue="model", title="Figure 5")
+    axes = fig.get_axes()
+    assert [ax.get_title() for ax in axes] == ["a", "b"]
+    assert all(ax.get_xlabel() == "d" and ax.get_ylabel() == "HR@50" for ax in axes)
+    assert all(len(ax.collections) == 2 for ax in axes)  # an sd band per line (two seeds)
+    legend = fig.legends[0]
+    fig.canvas.draw()
+    box = legend.get_window_extent().transformed(fig.transFigure.inverted())
+    assert box.x0 >= max(ax.get_position().x1 for ax in axes)  # right of every panel
+
+
+def test_attention_heatmaps_mask_the_diagonal_and_share_a_scale_per_data_set():
+    a = np.array([[0.0, 0.2, 0.8], [0.5, 0.0, 0.5], [0.9, 0.1, 0.0]])
+    b = np.array([[0.0, 0.6, 0.4], [0.3, 0.0, 0.7], [0.4, 0.6, 0.0]])
+    fig = plotting.attention_heatmaps({"ml-100k user 1": a, "ml-100k user 2": b})
+    images = [ax.images[0] for ax in fig.get_axes() if ax.images]
+    assert len(images) == 2
+    assert all(np.array_equal(np.ma.getmaskarray(im.get_array()), np.eye(3, dtype=bool)) for im in images)
+    assert images[0].get_clim() == images[1].get_clim() == (0.1, 0.9)
+    ax = fig.get_axes()[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("attended position", "query position")
