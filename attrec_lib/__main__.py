@@ -40,8 +40,12 @@ def main(argv=None) -> int:
     r.add_argument("--no-cache", action="store_true", help="compute even if a cached result exists")
     g = sub.add_parser("grid", help="run every spec a notebook profile needs (skips cached runs)")
     g.add_argument("--profile", default="full")
-    g.add_argument("--shard", default="0/1", help="i/n: run every n-th missing spec starting at i (parallel workers)")
+    g.add_argument("--shard", default="0/1", help="i/n: run only every n-th missing spec starting at i (splitting by hand; --workers is simpler)")
     g.add_argument("--device", default=None)
+    g.add_argument("--workers", type=int, default=None,
+                   help="runs at a time on a local Ray instance (default: every core); 0 runs them in this process")
+    g.add_argument("--address", default=None,
+                   help="join the Ray cluster at this address (default: $RAY_ADDRESS) instead of starting one")
     g.add_argument("--list", action="store_true", help="only print the specs and whether they are cached")
     args = parser.parse_args(argv)
 
@@ -87,11 +91,24 @@ def _grid(args) -> int:
             state = "missing" if s in missing else "cached"
             print(f"{s.key} {state:8} {s.dataset:18} {s.model:10} seed={s.seed}")
         return 0
-    mine = missing[index::count]
-    for i, spec in enumerate(mine, 1):
-        print(f"[shard {index}/{count}: {i}/{len(mine)}] {spec.dataset} {spec.model} seed={spec.seed} {spec.key}",
-              flush=True)
-        experiments.run(spec, device=args.device, progress=False)
+    from . import execution
+    workers = execution.command_line_workers(args.workers, args.address)
+    try:
+        execution.resolve(workers, args.address)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        if count == 1:
+            execution.fill_profile(prof, workers=workers, address=args.address, device=args.device)
+        else:
+            execution.run_specs(missing[index::count], workers=workers, address=args.address, device=args.device)
+    except execution.GridFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: every finished run is cached, nothing partial was written", file=sys.stderr)
+        return 130
     return 0
 
 

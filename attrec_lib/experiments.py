@@ -235,19 +235,17 @@ def result_row(result: dict) -> dict:
     return row
 
 
-def run_grid(specs, device=None, progress: bool = True) -> pd.DataFrame:
-    """Run every spec not yet cached (printing which), return one row per spec."""
+def run_grid(specs, device=None, progress: bool = True, workers=None, address=None) -> pd.DataFrame:
+    """Run every spec not yet cached, return one row per spec.
+
+    ``workers=0`` runs them here one after another (printing which); ``workers=N`` on a local Ray
+    instance with N single-threaded tasks at a time; ``address`` on an existing Ray cluster. Unset,
+    they come from ``ATTREC_WORKERS`` and ``RAY_ADDRESS``, else in-process (see ``execution``).
+    """
+    from . import execution
     specs = list(specs)
-    rows = []
-    for i, spec in enumerate(specs, 1):
-        cached = load_result(spec)
-        if progress:
-            state = "cached" if cached is not None else "running"
-            print(f"[{i}/{len(specs)}] {spec.dataset} {spec.model} seed={spec.seed} "
-                  f"protocol={spec.protocol} ({state})", file=sys.stderr, flush=True)
-        result = cached if cached is not None else run(spec, device=device, progress=progress)
-        rows.append(result_row(result))
-    return pd.DataFrame(rows)
+    results = execution.run_specs(specs, workers=workers, address=address, device=device, progress=progress)
+    return pd.DataFrame([result_row(results[spec.key]) for spec in specs])
 
 
 def trained_model(spec: RunSpec, device="cpu", progress: bool = False):
