@@ -3,6 +3,8 @@
 #   make paper                 execute every notebooks/NN-*.ipynb in place (cached runs are reused)
 #   make paper PROFILE=quick   ML-100K only, one seed, fewer sweep points (about 10 min on 2 cores)
 #   make paper FRESH=1         recompute every run this build needs instead of reading the cache
+#   make paper WORKERS=4       runs at a time on a local Ray instance (default: every core; 0: no Ray)
+#   make paper ADDRESS=host:port   run on an existing Ray cluster (or set RAY_ADDRESS)
 #   make test                  unit tests + nbval on the committed notebooks
 #   make bench                 speed / memory benchmark (prints a table, writes bench/)
 # Set ATTREC_DATA_MIRROR=/path/to/mirror to read raw data from a local copy instead of the network.
@@ -13,6 +15,8 @@ PY := $(VENV)/bin/python
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]-*.ipynb))
 PROFILE ?= full
 FRESH ?= 0
+WORKERS ?=
+ADDRESS ?=
 
 .PHONY: setup paper test unit nbval bench clean-data
 
@@ -24,7 +28,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 paper: setup
-	$(PY) -m attrec_lib.paper --profile $(PROFILE) $(if $(filter 1,$(FRESH)),--fresh,) $(NOTEBOOKS)
+	$(PY) -m attrec_lib.paper --profile $(PROFILE) $(if $(filter 1,$(FRESH)),--fresh,) \
+		$(if $(WORKERS),--workers $(WORKERS),) $(if $(ADDRESS),--address $(ADDRESS),) $(NOTEBOOKS)
 
 test: unit nbval
 

@@ -295,10 +295,14 @@ def _ray_session(workers, address):
     # The raylet waits this long for its agents to start (default 30 s); on a busy machine they
     # can take longer, and the raylet then aborts the whole start.
     os.environ.setdefault("RAY_agent_register_timeout_ms", "180000")
-    saved = os.environ.get(_RAY_SINGLE_MACHINE_ENV)
+    saved = {k: os.environ.get(k) for k in (_RAY_SINGLE_MACHINE_ENV, "RAY_AUTH_TOKEN")}
     loopback = _is_loopback(address)
     if loopback:
         os.environ[_RAY_SINGLE_MACHINE_ENV] = "0"
+    if address is None and not (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")):
+        # A fresh token for our own instance (Ray would otherwise create one under ~/.ray).
+        import secrets
+        os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
     import logging
 
     import ray
@@ -319,10 +323,11 @@ def _ray_session(workers, address):
         if owned:
             ray.shutdown()
         ray_constants.ENABLE_RAY_CLUSTER = saved_flag
-        if saved is None:
-            os.environ.pop(_RAY_SINGLE_MACHINE_ENV, None)
-        else:
-            os.environ[_RAY_SINGLE_MACHINE_ENV] = saved
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _prepare_data(specs):
@@ -367,7 +372,8 @@ def _on_ray(specs, workers, address, device, progress) -> tuple[dict, list[Failu
                     bar.done(spec, time.time() - started)
         except KeyboardInterrupt:
             for ref in pending:
-                ray.cancel(ref, force=True)
+                with contextlib.suppress(Exception):  # Ctrl-C may have stopped the worker already
+                    ray.cancel(ref, force=True)
             bar.write(f"cancelled: {len(pending)} run(s) in flight dropped, {len(queue)} not started; "
                       "every finished run is cached")
             raise

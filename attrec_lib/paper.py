@@ -1,6 +1,10 @@
 """``make paper``: execute every notebook in place through papermill.
 
-Usage: ``python -m attrec_lib.paper [--profile full|quick|tiny] [--fresh] notebooks/*.ipynb``.
+Usage: ``python -m attrec_lib.paper [--profile full|quick|tiny] [--fresh] [--workers N] [--address A]
+notebooks/*.ipynb``. First every run the profile needs is computed (``execution.fill_profile``:
+on a local Ray instance with one task per core, ``--workers N`` tasks, an existing cluster with
+``--address`` / ``RAY_ADDRESS``, or in this process with ``--workers 0``), so the notebooks then
+only read the cache.
 Notebooks run in the order given (the Makefile passes a sorted wildcard). Each gets the
 papermill parameter ``profile``; ``--fresh`` sets ``ATTREC_FRESH_SINCE`` so that every run this
 build needs is recomputed once (runs shared between notebooks are not recomputed twice). Cell
@@ -22,6 +26,9 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default="full", choices=["full", "standard", "quick", "tiny"])
     parser.add_argument("--fresh", action="store_true", help="recompute every run instead of reading the cache")
     parser.add_argument("--kernel", default="python3")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="runs at a time on a local Ray instance (default: every core); 0: in this process")
+    parser.add_argument("--address", default=None, help="an existing Ray cluster (default: $RAY_ADDRESS)")
     args = parser.parse_args(argv)
 
     import logging
@@ -39,6 +46,21 @@ def main(argv=None) -> int:
         if not nb.exists():
             print(f"make paper: no such notebook {nb}", file=sys.stderr)
             return 2
+    from . import execution, study
+    workers = execution.command_line_workers(args.workers, args.address)
+    try:
+        execution.resolve(workers, args.address)
+    except ValueError as err:
+        print(f"make paper: {err}", file=sys.stderr)
+        return 2
+    try:
+        execution.fill_profile(study.profile(args.profile), workers, args.address)
+    except execution.GridFailed as err:
+        print(f"\nmake paper: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nmake paper: interrupted; every finished run is cached, no notebook was touched", file=sys.stderr)
+        return 130
     for i, nb in enumerate(args.notebooks, 1):
         print(f"=== [{i}/{len(args.notebooks)}] {nb} (profile={args.profile})", flush=True)
         t0 = time.time()
