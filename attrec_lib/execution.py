@@ -177,7 +177,7 @@ class GridProgress:
         eta = self.eta_seconds()
         text = "ETA unknown until a run finishes (none of these is cached)" if eta is None else f"ETA {_clock(eta)}"
         fails = f", {self.failed} failed" if self.failed else ""
-        self.bar.set_postfix_str(f", {text}{fails}", refresh=True)
+        self.bar.set_postfix_str(f"{text}{fails}", refresh=True)
 
     def done(self, spec, seconds: float | None, failed: bool = False):
         est = self.estimate.get(spec.key)
@@ -287,15 +287,112 @@ def _is_loopback(address: str | None) -> bool:
         return False
 
 
+def session_processes(sid: int) -> list[int]:
+    """Pids of the live processes in session ``sid`` (Linux /proc): everything that a process
+    started with ``start_new_session`` left behind, however deep."""
+    from pathlib import Path
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def stop_session(proc, grace: float = 30.0) -> None:
+    """SIGTERM to the process group of ``proc`` (started in a new session), then SIGKILL to
+    whatever of that session is still alive after ``grace`` seconds."""
+    import signal
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(Exception):
+        proc.wait(timeout=grace)
+    deadline = time.time() + grace
+    while (left := session_processes(proc.pid)) and time.time() < deadline:
+        time.sleep(0.5)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(Exception):
+        proc.wait(timeout=grace)
+
+
+def _free_loopback_ports(n: int) -> list[int]:
+    import socket
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for sock in socks:
+            sock.bind((LOOPBACK, 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+@contextlib.contextmanager
+def local_head(cpus: int, attempts: int = 3):
+    """Our own one-node Ray instance on 127.0.0.1, yielding its address.
+
+    It is ``ray start --head --block`` in a new session with its own temporary folder, so that
+    stopping it stops exactly its processes. Its agents get explicit ports where Ray allows it;
+    still, its raylet aborts the start when the dashboard agent has not reported its port
+    within 15 s, which happens on a heavily loaded machine, so a failed start is tried again
+    (``attempts`` in all).
+    """
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+    ray_cli = Path(sys.executable).with_name("ray")
+    ray_cli = str(ray_cli) if ray_cli.exists() else (shutil.which("ray") or "ray")
+    errors = []
+    for attempt in range(1, attempts + 1):
+        gcs, agent_grpc, agent_http, metrics, runtime_env = _free_loopback_ports(5)
+        folder = tempfile.mkdtemp(prefix="attrec-ray-")  # short: Ray's socket paths must stay < 108 bytes
+        cmd = [ray_cli, "start", "--head", "--block", "--node-ip-address", LOOPBACK, "--port", str(gcs),
+               "--num-cpus", str(cpus), "--include-dashboard", "false", "--disable-usage-stats",
+               "--temp-dir", folder, "--dashboard-agent-grpc-port", str(agent_grpc),
+               "--dashboard-agent-listen-port", str(agent_http), "--metrics-export-port", str(metrics),
+               "--runtime-env-agent-port", str(runtime_env)]
+        log_path = os.path.join(folder, "ray-start.log")
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(cmd, env={**os.environ, _RAY_SINGLE_MACHINE_ENV: "0"}, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            started = _wait_started(proc, log_path)
+            if started:
+                yield f"{LOOPBACK}:{gcs}"
+                return
+            with open(log_path) as fh:
+                errors.append(f"attempt {attempt}: " + (fh.read().strip().splitlines() or ["no output"])[-1])
+        finally:
+            stop_session(proc)
+            shutil.rmtree(folder, ignore_errors=True)
+    raise RuntimeError("the local Ray instance did not start:\n  " + "\n  ".join(errors))
+
+
+def _wait_started(proc, log_path: str, timeout: float = 300.0) -> bool:
+    """True once ``ray start`` says the node runs; False when it exits or times out first."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with open(log_path) as fh:
+            if "Ray runtime started" in fh.read():
+                return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.5)
+    return False
+
+
 @contextlib.contextmanager
 def _ray_session(workers, address):
-    """Connected to Ray inside the block: a local loopback instance (started here, shut down on
-    exit) or the cluster at ``address`` (only disconnected on exit)."""
+    """Connected to Ray inside the block: a local loopback instance (:func:`local_head`, started
+    here and stopped on exit) or the cluster at ``address`` (only disconnected on exit)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    # The raylet waits this long for its agents to start (default 30 s); on a busy machine they
-    # can take longer, and the raylet then aborts the whole start.
-    os.environ.setdefault("RAY_agent_register_timeout_ms", "180000")
-    saved = {k: os.environ.get(k) for k in (_RAY_SINGLE_MACHINE_ENV, "RAY_AUTH_TOKEN")}
+    saved = {k: os.environ.get(k) for k in (_RAY_SINGLE_MACHINE_ENV, "RAY_AUTH_TOKEN", "RAY_AUTH_MODE")}
     loopback = _is_loopback(address)
     if loopback:
         os.environ[_RAY_SINGLE_MACHINE_ENV] = "0"
@@ -303,6 +400,7 @@ def _ray_session(workers, address):
         # A fresh token for our own instance (Ray would otherwise create one under ~/.ray).
         import secrets
         os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+        os.environ["RAY_AUTH_MODE"] = "token"
     import logging
 
     import ray
@@ -310,18 +408,16 @@ def _ray_session(workers, address):
     saved_flag = ray_constants.ENABLE_RAY_CLUSTER
     if loopback:
         ray_constants.ENABLE_RAY_CLUSTER = False  # the environment is read once, at import
-    owned = not ray.is_initialized()
     try:
-        if owned:
-            common = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+        with contextlib.ExitStack() as stack:
             if address is None:
-                ray.init(num_cpus=workers, _node_ip_address=LOOPBACK, **common)
-            else:
-                ray.init(address=address, **common)
-        yield ray
+                address = stack.enter_context(local_head(workers))
+            if not ray.is_initialized():
+                ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                         logging_level=logging.WARNING)
+                stack.callback(ray.shutdown)
+            yield ray
     finally:
-        if owned:
-            ray.shutdown()
         ray_constants.ENABLE_RAY_CLUSTER = saved_flag
         for key, value in saved.items():
             if value is None:

@@ -102,7 +102,7 @@ def test_eta_counts_parallel_workers_and_corrects_by_measured_time(monkeypatch):
 def ray_tmp():
     """A short temporary folder for Ray's sockets (a Unix socket path must stay under 108 bytes,
     which pytest's tmp_path can exceed once Ray appends its session folders)."""
-    folder = Path(tempfile.mkdtemp(prefix="attrec-ray-"))
+    folder = Path(tempfile.mkdtemp(prefix="ar-"))
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -115,17 +115,7 @@ def _env(results: Path, ray_tmp: Path, **extra) -> dict:
     return env
 
 
-def _session_processes(sid: int) -> list[int]:
-    """Pids of the live processes in session ``sid`` (everything a new-session child started)."""
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[3]) == sid:
-            out.append(int(stat.parent.name))
-    return out
+_session_processes = execution.session_processes
 
 
 def _wait_gone(sid: int, seconds: float = 60.0) -> list[int]:
@@ -133,6 +123,24 @@ def _wait_gone(sid: int, seconds: float = 60.0) -> list[int]:
     while (left := _session_processes(sid)) and time.time() < deadline:
         time.sleep(0.5)
     return left
+
+
+def _mentioning(folder: Path, seconds: float = 60.0) -> list[int]:
+    """Live processes whose command line or environment names ``folder`` (waits for them to end)."""
+    needle = str(folder).encode()
+    deadline = time.time() + seconds
+    while True:
+        found = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                if int(proc.name) != os.getpid() and any(needle in (proc / f).read_bytes()
+                                                         for f in ("cmdline", "environ")):
+                    found.append(int(proc.name))
+            except (OSError, ValueError):
+                continue
+        if not found or time.time() > deadline:
+            return found
+        time.sleep(0.5)
 
 
 def _results(folder: Path) -> dict:
@@ -162,7 +170,7 @@ def serial(tmp_path_factory):
 @pytest.mark.timeout(900)
 def test_tiny_profile_on_local_ray_survives_ctrl_c_and_matches_serial(serial, tmp_path, ray_tmp):
     results = tmp_path / "results"
-    env = _env(results, ray_tmp)
+    env = _env(results, ray_tmp, TMPDIR=str(ray_tmp))  # the local head's folder is made in TMPDIR
     cmd = [PY, "-m", "attrec_lib", "grid", "--profile", "tiny", "--workers", "2"]
     # 1. Ctrl-C once the tasks are running: the whole process group gets SIGINT, as in a terminal.
     proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
@@ -177,7 +185,8 @@ def test_tiny_profile_on_local_ray_survives_ctrl_c_and_matches_serial(serial, tm
     _, rest = proc.communicate(timeout=300)
     assert proc.returncode == 130, seen + rest
     assert "cancelled:" in rest and "interrupted" in rest
-    assert _wait_gone(proc.pid) == [], "Ray processes of the interrupted grid are still running"
+    assert _wait_gone(proc.pid) == [] and _mentioning(ray_tmp) == [], "Ray processes outlived Ctrl-C"
+    assert list(ray_tmp.glob("attrec-ray-*")) == []  # the local instance's folder is gone too
     results.mkdir(exist_ok=True)
     assert list(results.glob("*.tmp")) == []
     partial = _results(results)  # what finished before Ctrl-C is whole (parses) and right
@@ -189,7 +198,7 @@ def test_tiny_profile_on_local_ray_survives_ctrl_c_and_matches_serial(serial, tm
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err[-3000:]
     assert f"{len(partial)} cached" in err and "runs on local Ray on 127.0.0.1" in err
-    assert _wait_gone(proc.pid) == [], "Ray processes are left after the grid"
+    assert _wait_gone(proc.pid) == [] and _mentioning(ray_tmp) == [], "Ray processes are left after the grid"
     done = _results(results)
     assert set(done) == set(serial)
     _assert_same_runs(serial, done)
@@ -206,6 +215,18 @@ def _free_port() -> int:
 # under that setting, so the second node runs `ray start` with that one rewrite switched off.
 JOIN_ON_LOOPBACK = ("import ray._private.services as services; services.resolve_ip_for_localhost = lambda host: host; "
                     "from ray.scripts.scripts import main; main()")
+
+
+def _start_node(cmd, env, log: Path, attempts: int = 3):
+    """``ray start --block`` in a new session, tried again when the node does not come up (on a
+    busy machine its raylet can give up on a slow agent); returns the running process."""
+    for _ in range(attempts):
+        with open(log, "w") as fh:
+            proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
+        if execution._wait_started(proc, str(log)):
+            return proc
+        execution.stop_session(proc)
+    raise AssertionError(f"`ray start` failed {attempts} times:\n{log.read_text()[-3000:]}")
 
 
 def _listening_sockets(pids) -> list[str]:
@@ -233,30 +254,22 @@ def _listening_sockets(pids) -> list[str]:
 def test_two_node_loopback_cluster_gives_the_serial_results(serial, tmp_path, ray_tmp):
     port = _free_port()
     token = secrets.token_hex(32)  # the cluster's own token (Ray would otherwise use ~/.ray)
-    head_env = _env(tmp_path / "unused", ray_tmp / "head", RAY_AUTH_TOKEN=token,
+    head_env = _env(tmp_path / "unused", ray_tmp / "head", RAY_AUTH_TOKEN=token, RAY_AUTH_MODE="token",
                     RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER="0")
-    node_env = _env(tmp_path / "unused", ray_tmp / "node", RAY_AUTH_TOKEN=token)
+    node_env = _env(tmp_path / "unused", ray_tmp / "node", RAY_AUTH_TOKEN=token, RAY_AUTH_MODE="token")
     started = []
     try:
-        started.append(subprocess.Popen(
+        address = f"127.0.0.1:{port}"
+        started.append(_start_node(
             [RAY, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(port),
              "--num-cpus", "1", "--include-dashboard", "false", "--disable-usage-stats",
-             "--temp-dir", str(ray_tmp / "head")],
-            env=head_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
-        address = f"127.0.0.1:{port}"
-        deadline = time.time() + 120
-        while time.time() < deadline:  # the head is up once its GCS port accepts connections
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(1)
-        started.append(subprocess.Popen(
+             "--temp-dir", str(ray_tmp / "head")], head_env, ray_tmp / "head.log"))
+        started.append(_start_node(
             [PY, "-c", JOIN_ON_LOOPBACK, "start", "--block", "--address", address, "--node-ip-address", "127.0.0.1",
              "--num-cpus", "1", "--disable-usage-stats", "--temp-dir", str(ray_tmp / "node")],
-            env=node_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+            node_env, ray_tmp / "node.log"))
         results = tmp_path / "results"
-        driver_env = _env(results, ray_tmp / "driver", RAY_AUTH_TOKEN=token)
+        driver_env = _env(results, ray_tmp / "driver", RAY_AUTH_TOKEN=token, RAY_AUTH_MODE="token")
         # wait until both nodes are in the cluster, then run the grid through --address
         probe = ("import ray, time, sys\n"
                  "from attrec_lib import execution\n"
@@ -273,6 +286,19 @@ def test_two_node_loopback_cluster_gives_the_serial_results(serial, tmp_path, ra
         done = _results(results)
         assert set(done) == set(serial)
         _assert_same_runs(serial, done)
+        # a run that fails (twice: Ray retries it once) is reported with its spec; the others go on
+        bad = ("from attrec_lib import execution, experiments, study\n"
+               "good = study.spec_for(study.profile('tiny'), 'synthetic-planted', 'pop', seed=7)\n"
+               "bad = experiments.RunSpec('synthetic-planted', 'attrec', {'no_such_field': 1}, good.train_config)\n"
+               "try:\n"
+               "    experiments.run_grid([bad, good], address=__import__('sys').argv[1], progress=False)\n"
+               "except execution.GridFailed as err:\n"
+               "    print('GRIDFAILED', bad.key, good.key, err)\n")
+        proc = subprocess.run([PY, "-c", bad, address], env=driver_env, capture_output=True, text=True, timeout=300)
+        assert "GRIDFAILED" in proc.stdout, proc.stderr[-3000:]
+        bad_key, good_key = proc.stdout.split()[1:3]
+        assert f"{bad_key} synthetic-planted attrec seed=0" in proc.stdout and "no_such_field" in proc.stdout
+        assert (results / f"{good_key}.json").exists() and not (results / f"{bad_key}.json").exists()
         # both nodes ran tasks: each wrote worker logs into its own temporary folder
         for node in ("head", "node"):
             assert list((ray_tmp / node).glob("session_*/logs/worker-*")), f"no task ran on {node}"
