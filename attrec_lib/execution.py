@@ -4,9 +4,10 @@
 and computes the others on one of three engines:
 
 * ``workers=0``: one run after another in this process (for debugging; per-run epoch bars).
-* ``workers=N`` (N >= 1), no address: a local Ray instance started for this grid and shut down
-  after it, bound to the loopback address 127.0.0.1 only (no dashboard, no usage stats), with
-  N CPUs and one single-threaded task per CPU.
+* ``workers=N`` (N >= 1), no address: a local Ray instance started for this grid and stopped
+  after it (:func:`local_head`: ``ray start --head`` in a session of its own, so that exactly its
+  processes are stopped), listening on the loopback address 127.0.0.1 only (no dashboard, no
+  usage stats, a fresh auth token), with N CPUs and one single-threaded task per CPU.
 * an address (``--address`` or ``RAY_ADDRESS``): an existing Ray cluster is joined (never
   started or stopped by us); at most as many tasks are in flight as the cluster has CPUs (or
   ``workers``, when given).
