@@ -305,10 +305,12 @@ def test_two_node_loopback_cluster_gives_the_serial_results(serial, tmp_path, ra
         # both nodes ran tasks: each wrote worker logs into its own temporary folder
         for node in ("head", "node"):
             assert list((ray_tmp / node).glob("session_*/logs/worker-*")), f"no task ran on {node}"
-        # every socket our cluster listens on is bound to loopback (127.0.0.1 is 0100007F in /proc)
+        # every socket our cluster listens on is bound to loopback: 127.0.0.1 as /proc/net/tcp writes
+        # it, the same as an IPv4-mapped IPv6 address, or ::1 (never 0.0.0.0, :: or a real address)
+        loopback = {"0100007F", "0000000000000000FFFF00000100007F", "00000000000000000000000001000000"}
         ours = [pid for p in started for pid in _session_processes(p.pid)]
         listening = _listening_sockets(ours)
-        assert listening and set(listening) == {"0100007F"}, listening
+        assert listening and set(listening) <= loopback, listening
     finally:
         for p in reversed(started):  # SIGTERM to the process group of each `ray start` we ran
             try:
