@@ -14,6 +14,8 @@ DEBUG ?= 0
 NO_SETUP ?= 0
 SETUP := $(if $(filter 1,$(NO_SETUP)),,setup)
 CLI := $(PY) -m attrec_lib $(if $(filter 1,$(DEBUG)),--debug,)
+WORKERS ?=
+ADDRESS ?=
 
 .PHONY: help setup paper plan test unit nbval bench goldens clean-data site site-test
 
@@ -26,6 +28,8 @@ help:  ## list the targets and variables
 	@echo "               (otherwise it writes build/<profile>/)"
 	@echo "  FRESH=1      recompute every run this build needs instead of reading the cache"
 	@echo "  DEBUG=1      show tracebacks instead of one-line errors"
+	@echo "  WORKERS=N    runs at a time on a local Ray instance (default: every core; 0: in this process)"
+	@echo "  ADDRESS=host:port  run on an existing Ray cluster instead (or set RAY_ADDRESS)"
 	@echo "  ATTREC_DATA_MIRROR=DIR  read raw data from a local copy (environment variable)"
 
 setup: $(VENV)/.installed  ## create .venv and install the library (runs first for every target)
@@ -36,7 +40,8 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 paper: $(SETUP)  ## print the plan, execute every notebook, publish only when all succeeded
-	$(CLI) paper --profile $(PROFILE) $(if $(filter 1,$(FRESH)),--fresh,) $(if $(filter 1,$(PUBLISH)),--publish,) $(NOTEBOOKS)
+	$(CLI) paper --profile $(PROFILE) $(if $(filter 1,$(FRESH)),--fresh,) $(if $(filter 1,$(PUBLISH)),--publish,) \
+		$(if $(WORKERS),--workers $(WORKERS),) $(if $(ADDRESS),--address $(ADDRESS),) $(NOTEBOOKS)
 
 plan: $(SETUP)  ## print runs needed / cached / to compute and the estimated time, run nothing
 	$(CLI) plan --profile $(PROFILE)

@@ -60,10 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     r.add_argument("--no-cache", action="store_true", help="compute even if a cached result exists")
     g = sub.add_parser("grid", help="run every spec a notebook profile needs (skips cached runs)")
-    g.add_argument("--profile", default="full", choices=PROFILES, help=f"one of: {', '.join(PROFILES)}")
+    g.add_argument("--profile", default=paper.PUBLISHED_PROFILE, choices=PROFILES,
+                   help=f"one of: {', '.join(PROFILES)} (default {paper.PUBLISHED_PROFILE})")
     g.add_argument("--shard", default="0/1", type=_shard,
                    help="i/n with 0 <= i < n: run every n-th missing spec starting at i (parallel workers)")
     g.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    g.add_argument("--workers", type=int, default=None,
+                   help="runs at a time on a local Ray instance (default: every core); 0 runs them in this process")
+    g.add_argument("--address", default=None,
+                   help="join the Ray cluster at this address (default: $RAY_ADDRESS) instead of starting one")
     g.add_argument("--list", action="store_true", help="only print the specs and whether they are cached")
     pl = sub.add_parser("plan", help="print the runs a profile needs, how many are cached, and the estimated time")
     pl.add_argument("--profile", default=paper.PUBLISHED_PROFILE, choices=PROFILES,
@@ -145,11 +150,24 @@ def _grid(args) -> int:
         for path, reason in stale:
             print(f"  stale {path.name}: {reason.split(': ', 1)[-1]}")
         return 0
-    mine = missing[index::count]
-    for i, spec in enumerate(mine, 1):
-        print(f"[shard {index}/{count}: {i}/{len(mine)}] {spec.dataset} {spec.model} seed={spec.seed} {spec.key}",
-              flush=True)
-        experiments.run(spec, device=args.device, progress=False)
+    from . import execution
+    workers = execution.command_line_workers(args.workers, args.address)
+    try:
+        execution.resolve(workers, args.address)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    try:
+        if count == 1:
+            execution.fill_profile(prof, workers=workers, address=args.address, device=args.device)
+        else:
+            execution.run_specs(missing[index::count], workers=workers, address=args.address, device=args.device)
+    except execution.GridFailed as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted: every finished run is cached, nothing partial was written", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -445,32 +445,51 @@ def run_logger() -> logging.Logger:
     return logger
 
 
-def run_grid(specs, device=None, progress: bool = True, log: logging.Logger | None = None) -> pd.DataFrame:
-    """Run every spec not yet cached, return one row per spec.
-
-    With ``progress``, each run's line goes to ``log`` (``run_logger()`` unless given: the
-    terminal, never the notebook) and one summary line is printed on stdout, which is what a
-    notebook shows: "N runs: M from the cache, K computed". Without it, nothing is written.
-    """
-    specs = list(specs)
+def run_in_process(specs, device=None, progress: bool = True, log: logging.Logger | None = None) -> tuple:
+    """Every spec's result, keyed by spec key, computing the missing ones here one after another
+    (each on one thread, inside :func:`run`); returns ``(results, number computed)``. With
+    ``progress`` each run's line goes to ``log`` (``run_logger()`` unless given: the terminal,
+    never the notebook)."""
     if progress and log is None:
         log = run_logger()
     # Epoch bars would be drawn into the notebook inside a kernel; the log lines say enough there.
     fit_progress = progress and not _in_kernel()
-    rows, computed = [], 0
+    results, computed = {}, 0
     for i, spec in enumerate(specs, 1):
-        cached = load_result(spec)
+        cached = results.get(spec.key) or load_result(spec)
         if progress:
             state = "cached" if cached is not None else "running"
             log.info("[%d/%d] %s %s seed=%s protocol=%s (%s)", i, len(specs), spec.dataset, spec.model,
                      spec.seed, spec.protocol, state)
         if cached is None:
             computed += 1
-        result = cached if cached is not None else run(spec, device=device, progress=fit_progress)
-        rows.append(result_row(result))
+            cached = run(spec, device=device, progress=fit_progress)
+        results[spec.key] = cached
+    return results, computed
+
+
+def run_grid(specs, device=None, progress: bool = True, log: logging.Logger | None = None, workers=None,
+             address=None) -> pd.DataFrame:
+    """Run every spec not yet cached, return one row per spec.
+
+    ``workers=0`` runs them here one after another (:func:`run_in_process`); ``workers=N`` on a
+    local Ray instance with N single-threaded tasks at a time; ``address`` on an existing Ray
+    cluster. Unset, they come from ``ATTREC_WORKERS`` and ``RAY_ADDRESS``, else in-process (see
+    ``execution``). With ``progress``, one summary line is printed on stdout, which is what a
+    notebook shows: "N runs: M from the cache, K computed"; without it, nothing is written.
+    """
+    from . import execution
+    specs = list(specs)
+    workers, address = execution.resolve(workers, address)
+    if workers == 0:
+        results, computed = run_in_process(specs, device=device, progress=progress, log=log)
+    else:
+        before = sum(load_result(s) is None for s in {s.key: s for s in specs}.values())
+        results = execution.run_specs(specs, workers=workers, address=address, device=device, progress=progress)
+        computed = before
     if progress:
         print(f"{len(specs)} runs: {len(specs) - computed} from the cache, {computed} computed", flush=True)
-    return pd.DataFrame(rows)
+    return pd.DataFrame([result_row(results[spec.key]) for spec in specs])
 
 
 @dataclass(frozen=True)

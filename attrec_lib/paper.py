@@ -24,6 +24,11 @@ asks for the committed files explicitly.
 Before executing anything the runner prints the plan (:func:`attrec_lib.experiments.plan`): runs
 needed, cached, to compute and the estimated compute time; ``--plan-only`` (``make plan``) stops
 there.
+
+Before the notebooks execute, every run the profile needs is computed
+(:func:`attrec_lib.execution.fill_profile`: on a local Ray instance with one task per core,
+``--workers N`` tasks, an existing cluster with ``--address`` / ``RAY_ADDRESS``, or in this process
+with ``--workers 0``), so the notebooks only read the cache.
 """
 from __future__ import annotations
 
@@ -59,6 +64,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--plan-only", "--dry-run", action="store_true",
                         help="print the plan (runs needed, cached, to compute, estimated time) and stop")
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel name (default python3)")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="runs at a time on a local Ray instance (default: every core); 0: in this process")
+    parser.add_argument("--address", default=None, help="an existing Ray cluster (default: $RAY_ADDRESS)")
 
 
 def targets(profile: str, publish: bool) -> tuple:
@@ -145,6 +153,14 @@ def _build(args, notebooks, stage: Path, nb_target: Path, fig_target: Path) -> i
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
+    from . import execution, study
+    workers = execution.command_line_workers(args.workers, args.address)
+    execution.resolve(workers, args.address)  # a bad value: one clear error before anything runs
+    try:
+        execution.fill_profile(study.profile(args.profile), workers, args.address)
+    except execution.GridFailed as err:
+        print(f"\nmake paper: {err}; nothing was published", file=sys.stderr)
+        return 1
     # papermill logs the executing notebook's outputs (run_grid's "[i/n] ..." lines) through the
     # "papermill" logger.
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -1,0 +1,486 @@
+"""Where the runs of a grid execute: in this process, or as Ray tasks.
+
+:func:`experiments.run_grid` hands its specs to :func:`run_specs`, which reads the cached ones
+and computes the others on one of three engines:
+
+* ``workers=0``: one run after another in this process (for debugging; per-run epoch bars).
+* ``workers=N`` (N >= 1), no address: a local Ray instance started for this grid and stopped
+  after it (:func:`local_head`: ``ray start --head`` in a session of its own, so that exactly its
+  processes are stopped), listening on the loopback address 127.0.0.1 only (no dashboard, no
+  usage stats, a fresh auth token), with N CPUs and one single-threaded task per CPU.
+* an address (``--address`` or ``RAY_ADDRESS``): an existing Ray cluster is joined (never
+  started or stopped by us); at most as many tasks are in flight as the cluster has CPUs (or
+  ``workers``, when given).
+
+Each Ray task trains and evaluates one run and returns its result record to the driver; the
+driver alone writes the cache, atomically, so the workers need no shared file system. The data
+do not travel through Ray: each worker loads its data set the way a serial run does, from its
+node's processed-data cache (``data/processed``), built on first use from that node's raw files
+(``ATTREC_DATA_MIRROR`` or the network). On a cluster every node therefore needs the same
+commit of this study installed and its own copy (or mirror) of the raw data; a worker whose
+library source differs from the driver's refuses the run rather than cache a result of other code.
+
+A failed task is retried once; if it fails again, its spec and error are reported and the other
+runs go on (:class:`GridFailed` is raised at the end). Ctrl-C cancels the tasks in flight, shuts
+down a local Ray instance (no process of ours is left) and writes nothing partial: a result is
+written only whole, by the driver. Every run sets ``torch.set_num_threads(1)`` (one thread per
+run), so a run gives the same bits whichever engine executes it.
+
+One progress bar covers the grid; its ETA comes from the epoch times recorded in cached runs of
+the same model and data set (see :func:`estimate_seconds`), corrected by how long the runs of
+this grid actually take.
+"""
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+
+import torch
+
+from . import experiments, paths
+
+LOOPBACK = "127.0.0.1"
+# Ray rewrites a loopback node address to the machine's routable one unless this is "0" (the
+# switch it keeps for single-machine platforms); with it, every Ray server listens on 127.0.0.1.
+_RAY_SINGLE_MACHINE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+
+
+@dataclass(frozen=True)
+class Failure:
+    spec: experiments.RunSpec
+    error: str  # the last attempt's error, as the worker raised it
+
+    def describe(self) -> str:
+        s = self.spec
+        return (f"{s.key} {s.dataset} {s.model} seed={s.seed} protocol={s.protocol}: "
+                f"{self.error.strip().splitlines()[-1] if self.error.strip() else 'unknown error'}")
+
+
+class GridFailed(RuntimeError):
+    """Some runs failed twice; every other run of the grid finished and is cached."""
+
+    def __init__(self, failures):
+        self.failures = list(failures)
+        lines = "\n  ".join(f.describe() for f in self.failures)
+        super().__init__(f"{len(self.failures)} run(s) failed after one retry:\n  {lines}")
+
+
+def available_cores() -> int:
+    """The cores this process may use (its CPU affinity, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def resolve(workers=None, address=None) -> tuple[int | None, str | None]:
+    """``(workers, address)`` after the environment: ``address`` falls back to ``RAY_ADDRESS``,
+    ``workers`` to ``ATTREC_WORKERS``, else 0 (in-process). ``workers=None`` is returned only
+    with an address (as many tasks as the cluster has CPUs)."""
+    if address is None:
+        address = os.environ.get("RAY_ADDRESS") or None
+    elif workers == 0:
+        raise ValueError("workers=0 runs in-process and cannot be combined with a Ray address")
+    if workers is None:
+        text = os.environ.get("ATTREC_WORKERS")
+        if text:
+            try:
+                workers = int(text)
+            except ValueError:
+                raise ValueError(f"ATTREC_WORKERS must be an integer, got {text!r}") from None
+    if workers is not None and workers < 0:
+        raise ValueError(f"workers must be >= 0, got {workers}")
+    if workers == 0:
+        return 0, None
+    if address is None and workers is None:
+        return 0, None
+    return workers, address
+
+
+# ---------------------------------------------------------------- ETA from recorded epoch times
+
+def _recorded_runs() -> list[dict]:
+    """(dataset, model, seconds per epoch, epochs run, evaluation seconds) of every cached run."""
+    out = []
+    for path in sorted(paths.results_dir().glob("*.json")):
+        try:
+            r = json.loads(path.read_text())
+            out.append({"dataset": r["spec"]["dataset"], "model": r["spec"]["model"],
+                        "per_epoch": float(r["seconds_per_epoch"]), "epochs": int(r["epochs_run"]),
+                        "total": float(r["wall_seconds"])})
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # an unreadable file only costs the estimate one sample
+    return out
+
+
+def estimate_seconds(specs, recorded=None) -> list[float | None]:
+    """Expected wall seconds of each spec: the median recorded seconds per epoch of cached runs of
+    the same model and data set, times the median number of epochs they ran (capped by the spec's
+    epoch limit), scaled by their median ratio of wall time to training time (evaluation
+    overhead). None where no such run is cached."""
+    recorded = _recorded_runs() if recorded is None else recorded
+    by_pair: dict = {}
+    for r in recorded:
+        by_pair.setdefault((r["dataset"], r["model"]), []).append(r)
+    out = []
+    for spec in specs:
+        runs = by_pair.get((spec.dataset, spec.model))
+        if not runs:
+            out.append(None)
+            continue
+        per_epoch = statistics.median(r["per_epoch"] for r in runs)
+        epochs = min(statistics.median(r["epochs"] for r in runs), spec.train_config.get("epochs") or 10**9)
+        overhead = statistics.median(r["total"] / max(r["per_epoch"] * r["epochs"], 1e-9) for r in runs)
+        out.append(per_epoch * epochs * overhead)
+    return out
+
+
+class GridProgress:
+    """One bar over the runs of a grid, with an ETA in the postfix.
+
+    The ETA is the estimated seconds still to run divided by the number of parallel workers,
+    times the ratio of measured to estimated seconds of the runs finished so far (1 before any).
+    A run with no recorded estimate counts as the median estimate; with no estimate at all, as the
+    mean measured time of the runs finished so far (no ETA before the first finishes).
+    """
+
+    def __init__(self, specs, workers: int, enabled: bool = True):
+        from tqdm.auto import tqdm
+        estimates = estimate_seconds(specs)
+        known = [e for e in estimates if e is not None]
+        fill = statistics.median(known) if known else None
+        self.estimate = {s.key: (e if e is not None else fill) for s, e in zip(specs, estimates)}
+        self.workers = max(int(workers), 1)
+        self.left = len(specs)
+        self.remaining = sum(self.estimate.values()) if fill is not None else None
+        self.measured = self.expected = 0.0
+        self.finished: list[float] = []
+        self.failed = 0
+        self.bar = tqdm(total=len(specs), unit="run", desc="grid", file=sys.stderr, disable=not enabled,
+                        dynamic_ncols=True, bar_format="{desc}: {bar} {n}/{total} runs [{elapsed}{postfix}]")
+        self._show()
+
+    def eta_seconds(self) -> float | None:
+        if self.remaining is not None:
+            ratio = self.measured / self.expected if self.expected > 0 else 1.0
+            return self.remaining * ratio / self.workers
+        if self.finished:
+            return statistics.fmean(self.finished) * self.left / self.workers
+        return None
+
+    def _show(self):
+        eta = self.eta_seconds()
+        text = "ETA unknown until a run finishes (none of these is cached)" if eta is None else f"ETA {_clock(eta)}"
+        fails = f", {self.failed} failed" if self.failed else ""
+        self.bar.set_postfix_str(f"{text}{fails}", refresh=True)
+
+    def done(self, spec, seconds: float | None, failed: bool = False):
+        est = self.estimate.get(spec.key)
+        self.left -= 1
+        if seconds is not None:
+            self.finished.append(seconds)
+        if est is not None and self.remaining is not None:
+            self.remaining = max(self.remaining - est, 0.0)
+            if seconds is not None:
+                self.measured += seconds
+                self.expected += est
+        self.failed += int(failed)
+        self.bar.update(1)
+        self._show()
+
+    def write(self, text: str):
+        self.bar.write(text, file=sys.stderr)
+
+    def close(self):
+        self.bar.close()
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}"
+
+
+# ---------------------------------------------------------------- the task (runs in any process)
+
+def run_task(spec_dict: dict, driver_source: str, device=None) -> dict:
+    """One run, executed wherever the engine put it; returns the result record (writes nothing)."""
+    import socket
+    mine = experiments.code_version()["source_sha256"]
+    if mine != driver_source:
+        raise RuntimeError(f"the worker on {socket.gethostname()} has library source {mine} but the driver "
+                           f"has {driver_source}: install the same commit of the study on every node")
+    torch.set_num_threads(1)  # a Ray worker runs one run at a time: one thread for good
+    return experiments.execute(experiments.RunSpec.from_dict(spec_dict), device=device, progress=False)
+
+
+# ---------------------------------------------------------------- engines
+
+def run_specs(specs, workers=None, address=None, device=None, progress: bool = True) -> dict:
+    """The result of every spec, keyed by spec key: cached ones read, missing ones computed on the
+    engine that ``workers`` and ``address`` choose (see :func:`resolve`) and written to the cache
+    as each arrives. Raises :class:`GridFailed` after the other runs when some failed twice, and
+    KeyboardInterrupt on Ctrl-C after cancelling what was in flight."""
+    workers, address = resolve(workers, address)
+    specs = list(specs)
+    if workers == 0:
+        return _in_process(specs, device, progress)
+    results, missing = {}, []
+    for spec in specs:
+        if spec.key not in results:
+            results[spec.key] = experiments.load_result(spec)
+            if results[spec.key] is None:
+                missing.append(spec)
+    if progress:
+        print(f"grid: {len(results)} runs, {len(results) - len(missing)} cached, {len(missing)} to run",
+              file=sys.stderr, flush=True)
+    if missing:
+        computed, failures = _on_ray(missing, workers, address, device, progress)
+        results.update(computed)
+        if failures:
+            raise GridFailed(failures)
+    return results
+
+
+def _in_process(specs, device, progress) -> dict:
+    """One run after another in this process, in the grid's order (a failure stops the grid)."""
+    return experiments.run_in_process(specs, device=device, progress=progress)[0]
+
+
+def _is_loopback(address: str | None) -> bool:
+    if address is None:
+        return True
+    host = address.split("://")[-1].rsplit(":", 1)[0].strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def session_processes(sid: int) -> list[int]:
+    """Pids of the live processes in session ``sid`` (Linux /proc): everything that a process
+    started with ``start_new_session`` left behind, however deep."""
+    from pathlib import Path
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[3]) == sid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def stop_session(proc, grace: float = 30.0) -> None:
+    """SIGTERM to the process group of ``proc`` (started in a new session), then SIGKILL to
+    whatever of that session is still alive after ``grace`` seconds."""
+    import signal
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(Exception):
+        proc.wait(timeout=grace)
+    deadline = time.time() + grace
+    while (left := session_processes(proc.pid)) and time.time() < deadline:
+        time.sleep(0.5)
+    for pid in left:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(Exception):
+        proc.wait(timeout=grace)
+
+
+def _free_loopback_ports(n: int) -> list[int]:
+    import socket
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for sock in socks:
+            sock.bind((LOOPBACK, 0))
+        return [sock.getsockname()[1] for sock in socks]
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+@contextlib.contextmanager
+def local_head(cpus: int, attempts: int = 3):
+    """Our own one-node Ray instance on 127.0.0.1, yielding its address.
+
+    It is ``ray start --head --block`` in a new session with its own temporary folder, so that
+    stopping it stops exactly its processes. Its agents get explicit ports where Ray allows it;
+    still, its raylet aborts the start when the dashboard agent has not reported its port
+    within 15 s, which happens on a heavily loaded machine, so a failed start is tried again
+    (``attempts`` in all).
+    """
+    import shutil
+    import subprocess
+    import tempfile
+    from pathlib import Path
+    ray_cli = Path(sys.executable).with_name("ray")
+    ray_cli = str(ray_cli) if ray_cli.exists() else (shutil.which("ray") or "ray")
+    errors = []
+    for attempt in range(1, attempts + 1):
+        gcs, agent_grpc, agent_http, metrics, runtime_env = _free_loopback_ports(5)
+        folder = tempfile.mkdtemp(prefix="attrec-ray-")  # short: Ray's socket paths must stay < 108 bytes
+        cmd = [ray_cli, "start", "--head", "--block", "--node-ip-address", LOOPBACK, "--port", str(gcs),
+               "--num-cpus", str(cpus), "--include-dashboard", "false", "--disable-usage-stats",
+               "--temp-dir", folder, "--dashboard-agent-grpc-port", str(agent_grpc),
+               "--dashboard-agent-listen-port", str(agent_http), "--metrics-export-port", str(metrics),
+               "--runtime-env-agent-port", str(runtime_env)]
+        log_path = os.path.join(folder, "ray-start.log")
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(cmd, env={**os.environ, _RAY_SINGLE_MACHINE_ENV: "0"}, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            started = _wait_started(proc, log_path)
+            if started:
+                yield f"{LOOPBACK}:{gcs}"
+                return
+            with open(log_path) as fh:
+                errors.append(f"attempt {attempt}: " + (fh.read().strip().splitlines() or ["no output"])[-1])
+        finally:
+            stop_session(proc)
+            shutil.rmtree(folder, ignore_errors=True)
+    raise RuntimeError("the local Ray instance did not start:\n  " + "\n  ".join(errors))
+
+
+def _wait_started(proc, log_path: str, timeout: float = 300.0) -> bool:
+    """True once ``ray start`` says the node runs; False when it exits or times out first."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with open(log_path) as fh:
+            if "Ray runtime started" in fh.read():
+                return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.5)
+    return False
+
+
+@contextlib.contextmanager
+def _ray_session(workers, address):
+    """Connected to Ray inside the block: a local loopback instance (:func:`local_head`, started
+    here and stopped on exit) or the cluster at ``address`` (only disconnected on exit)."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    saved = {k: os.environ.get(k) for k in (_RAY_SINGLE_MACHINE_ENV, "RAY_AUTH_TOKEN", "RAY_AUTH_MODE")}
+    loopback = _is_loopback(address)
+    if loopback:
+        os.environ[_RAY_SINGLE_MACHINE_ENV] = "0"
+    if address is None and not (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")):
+        # A fresh token for our own instance (Ray would otherwise create one under ~/.ray).
+        import secrets
+        os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+        os.environ["RAY_AUTH_MODE"] = "token"
+    import logging
+
+    import ray
+    from ray._private import ray_constants
+    saved_flag = ray_constants.ENABLE_RAY_CLUSTER
+    if loopback:
+        ray_constants.ENABLE_RAY_CLUSTER = False  # the environment is read once, at import
+    try:
+        with contextlib.ExitStack() as stack:
+            if address is None:
+                address = stack.enter_context(local_head(workers))
+            if not ray.is_initialized():
+                ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                         logging_level=logging.WARNING)
+                stack.callback(ray.shutdown)
+            yield ray
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved_flag
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _prepare_data(specs):
+    """Build each data set's processed cache once here, so that local workers read it instead of
+    all building it at once (remote nodes build their own on first use)."""
+    from .data import load_processed
+    for dataset, tie_rule in sorted({(s.dataset, s.tie_rule) for s in specs}):
+        if dataset != "synthetic-planted":
+            load_processed(dataset, tie_rule)
+
+
+def _on_ray(specs, workers, address, device, progress) -> tuple[dict, list[Failure]]:
+    _prepare_data(specs)
+    source = experiments.code_version()["source_sha256"]
+    results, failures = {}, []
+    with _ray_session(workers, address) as ray:
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        in_flight_max = min(workers, cpus) if workers else cpus
+        where = f"Ray cluster at {address}" if address else f"local Ray on {LOOPBACK}"
+        task = ray.remote(num_cpus=1, max_retries=1, retry_exceptions=True)(run_task)
+        bar = GridProgress(specs, in_flight_max, enabled=progress)
+        bar.write(f"{len(specs)} runs on {where}: {in_flight_max} at a time, {cpus} CPUs")
+        queue = list(reversed(specs))  # pop() takes them in the grid's order
+        pending = {}
+        try:
+            while queue or pending:
+                while queue and len(pending) < in_flight_max:
+                    spec = queue.pop()
+                    pending[task.remote(spec.to_dict(), source, device)] = (spec, time.time())
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready:
+                    spec, started = pending.pop(ref)
+                    try:
+                        result = ray.get(ref)
+                    except Exception as err:  # the task failed twice (Ray retried it once)
+                        failures.append(Failure(spec, _task_error(err)))
+                        bar.write(f"failed: {failures[-1].describe()}")
+                        bar.done(spec, None, failed=True)
+                        continue
+                    experiments._write_atomic(experiments.result_path(spec), result)
+                    results[spec.key] = result
+                    bar.done(spec, time.time() - started)
+        except KeyboardInterrupt:
+            for ref in pending:
+                with contextlib.suppress(Exception):  # Ctrl-C may have stopped the worker already
+                    ray.cancel(ref, force=True)
+            bar.write(f"cancelled: {len(pending)} run(s) in flight dropped, {len(queue)} not started; "
+                      "every finished run is cached")
+            raise
+        finally:
+            bar.close()
+    return results, failures
+
+
+def _task_error(err: BaseException) -> str:
+    cause = getattr(err, "cause", None)
+    if cause is not None:
+        return f"{type(cause).__name__}: {cause}"
+    return f"{type(err).__name__}: {err}"
+
+
+# ---------------------------------------------------------------- the command line's entry points
+
+def command_line_workers(workers=None, address=None) -> int | None:
+    """The command line's default engine: every core of this machine on a local Ray instance
+    (``run_grid`` called from code runs in-process unless told otherwise)."""
+    if workers is None and not (address or os.environ.get("RAY_ADDRESS") or os.environ.get("ATTREC_WORKERS")):
+        return available_cores()
+    return workers
+
+
+def fill_profile(prof, workers=None, address=None, device=None, progress: bool = True) -> int:
+    """Compute every run the notebooks of profile ``prof`` need and return how many runs it has:
+    first :func:`study.all_specs`, then the omega-tuned AttRec runs, whose omega is chosen on the
+    validation results of the first phase."""
+    from . import study
+    specs = study.all_specs(prof)
+    run_specs(specs, workers=workers, address=address, device=device, progress=progress)
+    tuned = [s for s in study.tuned_specs(prof) if s not in specs]
+    if tuned:
+        run_specs(tuned, workers=workers, address=address, device=device, progress=progress)
+    return len(specs) + len(tuned)
