@@ -5,6 +5,8 @@
 #   make paper FRESH=1         recompute every run this build needs instead of reading the cache
 #   make test                  unit tests + nbval on the committed notebooks
 #   make bench                 speed / memory benchmark (prints a table, writes bench/)
+#   make gpu-check             <= 5 min timing on a CUDA card, no install needed (dry run without CUDA);
+#                              reads ML-100K from ATTREC_DATA_MIRROR (default: ./shared-data), writes bench/gpu-*.json
 # Set ATTREC_DATA_MIRROR=/path/to/mirror to read raw data from a local copy instead of the network.
 
 PYTHON ?= python3
@@ -14,7 +16,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]-*.ipynb))
 PROFILE ?= full
 FRESH ?= 0
 
-.PHONY: setup paper test unit nbval bench clean-data
+.PHONY: setup paper test unit nbval bench gpu-check clean-data
 
 setup: $(VENV)/.installed
 
@@ -36,6 +38,10 @@ nbval: setup
 
 bench: setup
 	$(PY) -m attrec_lib.bench
+
+# No `setup` here: the GPU machine has python3 with torch but no network to install from.
+gpu-check:
+	ATTREC_DATA_MIRROR=$${ATTREC_DATA_MIRROR:-shared-data} PYTHONPATH=. $(PYTHON) -m attrec_lib.bench.gpu_check
 
 clean-data:
 	rm -rf data/processed

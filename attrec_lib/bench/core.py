@@ -1,5 +1,8 @@
 """Speed and memory benchmark: ``make bench`` or ``python -m attrec_lib.bench [--quick] [--threads N ...]``.
 
+(The FLOP and byte counts per model live in :mod:`attrec_lib.bench.flops`; the GPU check in
+:mod:`attrec_lib.bench.gpu_check`.)
+
 For each configuration (model x preset x data set) a fresh child process trains a few epochs
 with the shared trainer (``train.fit``), then times full-ranking evaluations of all users, and
 reports its own peak resident memory (``ru_maxrss``), so configurations never share a heap.
@@ -27,6 +30,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+from .flops import bytes_per_window, eval_flops, flops_per_window
 
 PAPER_TABLE5 = {"ml-100k": {"attrec": 1.315, "caser": 1.309}, "ml-1m": {"attrec": 15.43, "caser": 15.33}}
 # (key, how to build it): the ML-1M-shaped set has ML-1M's published totals.
@@ -71,50 +76,11 @@ def copy_gbps(mib: int = 256, repeats: int = 5) -> float:
     return 2 * src.numel() * 4 / statistics.median(times) / 1e9
 
 
-# -- what the arithmetic needs ------------------------------------------------------------------
-def flops_per_window(model: str, cfg) -> float:
-    """Forward + backward FLOPs of one training window (backward ~ 2x forward).
-
-    AttRec: query/key projection 2 L d^2, logits and s X 4 L^2 d, distances to 2T items
-    (two terms, ~3d each, counted 2x for the pairs). Caser: horizontal convolutions
-    2 n_h d sum_h h (L - h + 1), vertical 2 n_v L d, dense layer 2 (n_v d + n_h L) d, the 2T
-    item scores 2 * 2d each. Gathers and element-wise ops are counted as bytes, not FLOPs.
-    """
-    d, L, T = cfg.d, cfg.seq_len, cfg.n_targets
-    if model == "attrec":
-        fwd = 2 * L * d * d * (1 if cfg.shared_qk else 2) + 4 * L * L * d + 2 * T * 6 * d
-    elif model == "caser":
-        fwd = (2 * cfg.n_h * d * sum(h * (L - h + 1) for h in range(1, L + 1)) + 2 * cfg.n_v * L * d
-               + 2 * (cfg.n_v * d + cfg.n_h * L) * d + 2 * T * 4 * d)
-    else:
-        raise ValueError(f"no FLOP model for {model!r}")
-    return 3.0 * fwd
-
-
-def bytes_per_window(model: str, cfg) -> float:
-    """Bytes one window must move at least: its embedding rows read in the forward, their
-    gradients written and the optimiser's read-modify-write of those rows (param, state, grad)."""
-    d, L, T = cfg.d, cfg.seq_len, cfg.n_targets
-    rows = L + 1 + (2 * 2 * T if model == "attrec" else 2 * T)  # inputs, user, V and X (or W2) rows
-    return rows * d * 4 * (1 + 1 + 5)
-
-
-def eval_flops(n_users: int, n_items: int, d: int, model: str) -> float:
-    """One full ranking: AttRec two (users x items x d) distance GEMMs; Caser one with 2d."""
-    return 2.0 * n_users * n_items * d * 2
-
-
-def table_bytes(n_users: int, n_items: int, d: int, model: str) -> float:
-    """Dense-table bytes per step if every table row is touched (l2 on whole tables)."""
-    rows = n_users + (2 * n_items + 1 if model == "attrec" else 3 * n_items + 1)
-    return rows * d * 4 * 5.0
-
-
 # -- one configuration, in a child process ------------------------------------------------------
 def load_bench_split(key: str):
     """Leave-last-out split without a validation item: evaluation ranks every user once."""
-    from .data import load_dataset, split_leave_last_out
-    from .data.synthetic import shaped_like
+    from ..data import load_dataset, split_leave_last_out
+    from ..data.synthetic import shaped_like
     if key == "ml-1m-shaped":
         data = shaped_like(*ML1M_SHAPE, seed=0, name="ml-1m-shaped")
     else:
@@ -126,10 +92,10 @@ def measure(dataset: str, model_name: str, preset: str, epochs: int, eval_repeat
             device: str | None = None, split=None) -> dict:
     """Train ``epochs`` epochs (the first is the warm-up) and time ``eval_repeats`` evaluations."""
     import torch
-    from . import models
-    from .data.sequences import make_windows
-    from .evaluate import evaluate
-    from .train import TrainConfig, default_device, fit
+    from .. import models
+    from ..data.sequences import make_windows
+    from ..evaluate import evaluate
+    from ..train import TrainConfig, default_device, fit
 
     dev = torch.device(device) if device else default_device()
     split = split if split is not None else load_bench_split(dataset)
@@ -194,7 +160,7 @@ def run_child(spec: dict) -> dict:
 
 def hardware(threads: int) -> dict:
     """Sustained GEMM rate and copy bandwidth with ``threads`` threads (measured in a child)."""
-    code = ("import json, torch; torch.set_num_threads(%d); from attrec_lib.bench import matmul_gflops, "
+    code = ("import json, torch; torch.set_num_threads(%d); from attrec_lib.bench.core import matmul_gflops, "
             "copy_gbps; print(json.dumps({'gflops': matmul_gflops(), 'copy_gbps': copy_gbps()}))" % threads)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
@@ -211,7 +177,7 @@ def add_floors(row: dict, hw: dict) -> dict:
 
 
 def caser_available() -> bool:
-    from . import models
+    from .. import models
     try:
         models.config_class("caser")
         return True
