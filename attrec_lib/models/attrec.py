@@ -259,7 +259,7 @@ class AttRec(SequentialRecommender):
     def loss(self, batch: Batch) -> torch.Tensor:
         """Eq. 11 (+ regularisation): the fused fast path when supported, else :meth:`loss_plain`.
 
-        Both compute the same value and gradients up to float rounding (tests/test_attrec_fast.py)."""
+        Both compute the same value and gradients up to float rounding (tests/test_fast_losses.py)."""
         if self.use_fast_loss and self.fast_loss_supported():
             folded = getattr(self, "_l2_folded", False)
             return _AttRecLoss.apply(self.U, self.V, self.X, self.W_Q, self.te, batch.users, batch.inputs,
