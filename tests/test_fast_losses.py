@@ -78,3 +78,10 @@ def test_caser_loss_matches_its_plain_form():
     assert torch.allclose(loss_f, loss_p, rtol=1e-6, atol=1e-6)
     for name in g_p:
         assert torch.allclose(g_f[name], g_p[name], rtol=1e-5, atol=1e-7), name
+
+
+def test_lstm_plus_keeps_the_plain_loss():
+    model = models.build("lstm_plus", 10, 20, models.make_config("lstm_plus", "paper", d=8))
+    assert not model.fast_loss_supported()
+    batch = random_batch(10, 20, 8, model.config.seq_len, model.config.n_targets, torch.Generator().manual_seed(3))
+    assert torch.isfinite(model.loss(batch))

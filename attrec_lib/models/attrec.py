@@ -252,9 +252,12 @@ class AttRec(SequentialRecommender):
     # -- training objective (Eq. 11-12) ------------------------------------------------------
     def fast_loss_supported(self) -> bool:
         """Whether :class:`_AttRecLoss` (the hand-derived backward) covers this config: every
-        setting of both presets; max/min aggregation, two projections and dropout fall back."""
+        setting of both presets; max/min aggregation, two projections, dropout and subclasses
+        fall back to :meth:`loss_plain`."""
         cfg = self.config
-        return cfg.aggregation in ("mean", "sum") and cfg.shared_qk and cfg.qk_dropout == 0.0
+        # a subclass (LSTM+) replaces parts of the model the fused loss writes out: plain path
+        return (type(self) is AttRec and cfg.aggregation in ("mean", "sum") and cfg.shared_qk
+                and cfg.qk_dropout == 0.0)
 
     def loss(self, batch: Batch) -> torch.Tensor:
         """Eq. 11 (+ regularisation): the fused fast path when supported, else :meth:`loss_plain`.
