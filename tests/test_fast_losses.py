@@ -85,3 +85,13 @@ def test_lstm_plus_keeps_the_plain_loss():
     assert not model.fast_loss_supported()
     batch = random_batch(10, 20, 8, model.config.seq_len, model.config.n_targets, torch.Generator().manual_seed(3))
     assert torch.isfinite(model.loss(batch))
+
+
+def test_lockstep_tool_reports_both_paths():
+    from attrec_lib.bench.fast_vs_plain import lockstep
+    from attrec_lib.data.sequences import split_leave_last_out
+    from attrec_lib.data.synthetic import planted_sequences
+    split = split_leave_last_out(planted_sequences(n_users=30, n_items=40, length=15), hold_out_valid=False)
+    r = lockstep(split, "paper", epochs=1, batch_size=50)
+    assert r["plain_cpu_ms_per_step"] > 0 and r["fast_cpu_ms_per_step"] > 0
+    assert r["max_relative_parameter_difference_per_epoch"][0] < 1e-3  # one short epoch: still rounding-level
