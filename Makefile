@@ -17,7 +17,7 @@ CLI := $(PY) -m attrec_lib $(if $(filter 1,$(DEBUG)),--debug,)
 WORKERS ?=
 ADDRESS ?=
 
-.PHONY: help setup paper plan test unit nbval bench goldens clean-data site site-test
+.PHONY: help setup paper plan test unit nbval bench gpu-check goldens clean-data site site-test
 
 help:  ## list the targets and variables
 	@echo "make <target> [VARIABLE=value ...]"
@@ -67,6 +67,10 @@ site: $(SETUP)  ## the study as static HTML in build/site/ (from the committed n
 
 site-test: $(SETUP)  ## open every page of build/site/ in headless Chromium and check it (needs chromium, .[site])
 	$(PY) -m attrec_lib.site check
+
+# No `setup` here: the GPU machine has python3 with torch but no network to install from.
+gpu-check:  ## <= 5 min bench on a CUDA card (dry run without CUDA); ML-100K from ATTREC_DATA_MIRROR or ./shared-data
+	ATTREC_DATA_MIRROR=$${ATTREC_DATA_MIRROR:-shared-data} PYTHONPATH=. $(PYTHON) -m attrec_lib.bench.gpu_check
 
 clean-data:  ## remove the processed data cache (raw files are kept)
 	rm -rf data/processed

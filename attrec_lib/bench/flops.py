@@ -1,0 +1,46 @@
+"""What the arithmetic of one training window needs: FLOPs and bytes per model, in one place.
+
+The benchmark divides these by the machine's sustained GEMM rate and copy bandwidth to print
+the floor an epoch could reach (see :mod:`attrec_lib.bench.core`).
+"""
+from __future__ import annotations
+
+
+def flops_per_window(model: str, cfg) -> float:
+    """Forward + backward FLOPs of one training window (backward ~ 2x forward).
+
+    AttRec: query/key projection 2 L d^2, logits and s X 4 L^2 d, distances to 2T items
+    (two terms, ~3d each, counted 2x for the pairs). Caser: horizontal convolutions
+    2 n_h d sum_h h (L - h + 1), vertical 2 n_v L d, dense layer 2 (n_v d + n_h L) d, the 2T
+    item scores 2 * 2d each. Gathers and element-wise ops are counted as bytes, not FLOPs.
+    """
+    d, L, T = cfg.d, cfg.seq_len, cfg.n_targets
+    if model == "attrec":
+        fwd = 2 * L * d * d * (1 if cfg.shared_qk else 2) + 4 * L * L * d + 2 * T * 6 * d
+    elif model == "caser":
+        fwd = (2 * cfg.n_h * d * sum(h * (L - h + 1) for h in range(1, L + 1)) + 2 * cfg.n_v * L * d
+               + 2 * (cfg.n_v * d + cfg.n_h * L) * d + 2 * T * 4 * d)
+    else:
+        raise ValueError(f"no FLOP model for {model!r}")
+    return 3.0 * fwd
+
+
+def bytes_per_window(model: str, cfg) -> float:
+    """Bytes one window must move at least: its embedding rows read in the forward, their
+    gradients written and the optimiser's read-modify-write of those rows (param, state, grad)."""
+    d, L, T = cfg.d, cfg.seq_len, cfg.n_targets
+    rows = L + 1 + (2 * 2 * T if model == "attrec" else 2 * T)  # inputs, user, V and X (or W2) rows
+    return rows * d * 4 * (1 + 1 + 5)
+
+
+def eval_flops(n_users: int, n_items: int, d: int, model: str) -> float:
+    """One full ranking: AttRec two (users x items x d) distance GEMMs; Caser one with 2d."""
+    return 2.0 * n_users * n_items * d * 2
+
+
+def table_bytes(n_users: int, n_items: int, d: int, model: str) -> float:
+    """Dense-table bytes per step if every table row is touched (l2 on whole tables)."""
+    rows = n_users + (2 * n_items + 1 if model == "attrec" else 3 * n_items + 1)
+    return rows * d * 4 * 5.0
+
+
