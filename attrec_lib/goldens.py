@@ -25,6 +25,7 @@ import json
 import sys
 
 from . import experiments, models, paths
+from .atomic import replace_atomically
 
 GOLDEN_EPOCHS = 2
 MAX_BATCHES = 25  # of about 90 batches per ML-100K epoch: keeps the test near 2 minutes on one core
@@ -135,12 +136,12 @@ def regenerate(directory=None, progress: bool = True) -> dict:
     ledger[version] = new_digest
     directory.mkdir(parents=True, exist_ok=True)
     for name, record in records.items():
-        experiments._replace_atomically(directory / f"{name}.json", lambda fh, r=record: fh.write(_text(r).encode()))
+        replace_atomically(directory / f"{name}.json", lambda fh, r=record: fh.write(_text(r).encode()))
     stale = [p for p in directory.glob("*.json") if p.name != LEDGER and p.stem not in records]
     for path in stale:
         path.unlink()
     ledger_text = json.dumps({str(k): v for k, v in sorted(ledger.items())}, indent=1) + "\n"
-    experiments._replace_atomically(directory / LEDGER, lambda fh: fh.write(ledger_text.encode()))
+    replace_atomically(directory / LEDGER, lambda fh: fh.write(ledger_text.encode()))
     return records
 
 
