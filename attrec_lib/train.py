@@ -139,8 +139,10 @@ def make_optimizer(model, cfg: TrainConfig, folded_l2: dict | None = None) -> to
     # of an epoch). Same update rule; the values differ from the for-loop kernels at float rounding.
     fused = bool(params) and all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params)
     if cfg.optimizer == "adagrad":
+        # torch has a fused Adagrad kernel for the CPU only (a CUDA parameter raises)
+        fused_adagrad = fused and all(p.device.type == "cpu" for p in params)
         return torch.optim.Adagrad(groups, lr=cfg.lr, initial_accumulator_value=cfg.initial_accumulator,
-                                   fused=fused or None)
+                                   fused=fused_adagrad or None)
     if cfg.optimizer == "adam":
         return torch.optim.Adam(groups, lr=cfg.lr, fused=fused or None)
     return torch.optim.SGD(groups, lr=cfg.lr)

@@ -12,7 +12,10 @@ def flops_per_window(model: str, cfg) -> float:
     AttRec: query/key projection 2 L d^2, logits and s X 4 L^2 d, distances to 2T items
     (two terms, ~3d each, counted 2x for the pairs). Caser: horizontal convolutions
     2 n_h d sum_h h (L - h + 1), vertical 2 n_v L d, dense layer 2 (n_v d + n_h L) d, the 2T
-    item scores 2 * 2d each. Gathers and element-wise ops are counted as bytes, not FLOPs.
+    item scores 2 * 2d each. LSTM+: one LSTM layer, 4 gates of (input + hidden) d x d products
+    per step, 16 L d^2, then AttRec's distances. SASRec: per block the Q, K, V projections 6 L d^2,
+    logits and weighted sum 4 L^2 d, the two feed-forward layers 4 L d^2; the 2T item scores 2d
+    each. Gathers and element-wise ops are counted as bytes, not FLOPs.
     """
     d, L, T = cfg.d, cfg.seq_len, cfg.n_targets
     if model == "attrec":
@@ -20,6 +23,10 @@ def flops_per_window(model: str, cfg) -> float:
     elif model == "caser":
         fwd = (2 * cfg.n_h * d * sum(h * (L - h + 1) for h in range(1, L + 1)) + 2 * cfg.n_v * L * d
                + 2 * (cfg.n_v * d + cfg.n_h * L) * d + 2 * T * 4 * d)
+    elif model == "lstm_plus":
+        fwd = 16 * L * d * d + 2 * T * 6 * d
+    elif model == "sasrec":
+        fwd = cfg.n_blocks * (10 * L * d * d + 4 * L * L * d) + 2 * T * 2 * d
     else:
         raise ValueError(f"no FLOP model for {model!r}")
     return 3.0 * fwd
