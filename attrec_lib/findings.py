@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from . import paper_numbers
+from .data.registry import paper_set
 
 # The paper's reading of Figure 3 (Section 5.4), quoted beside ours.
 FIGURE3_PAPER_READING = ("the attention matrix is column distinguishable even they are unintentionally "
@@ -54,8 +55,7 @@ def comparison(df: pd.DataFrame, test: pd.DataFrame, labels: dict | None = None)
     means = df.groupby(["dataset", "model"], sort=False)["hr@50"].mean()
     for r in test.to_dict("records"):
         ds = r["dataset"]
-        from .study import paper_dataset
-        paper = paper_numbers.table2_value(paper_dataset(ds), "attrec", "hr@50")
+        paper = paper_numbers.table2_value(paper_set(ds), "attrec", "hr@50")
         vs_paper = f" (paper {paper:.4f}, {r['AttRec HR@50'] - paper:+.4f})" if paper is not None else ""
         if r["p (HR@50)"] >= 0.05:
             verdict = "not significantly different from it"

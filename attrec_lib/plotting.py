@@ -68,7 +68,7 @@ def attention_table(weights) -> pd.DataFrame:
 
 
 def _map_dataset(label: str) -> str:
-    """``"ml-100k user 888"`` -> ``"ml-100k"`` (the keys ``study.figure3_maps`` returns)."""
+    """``"ml-100k user 888"`` -> ``"ml-100k"`` (the keys ``experiments.figure3_maps`` returns)."""
     return label.rsplit(" user ", 1)[0]
 
 

@@ -179,6 +179,6 @@ def test_item_popularity(prof) -> pd.DataFrame:
     the stable rule and the shuffled rule of each seed."""
     from .data.preprocess import shuffled_tie_rule
     from .data.ties import test_item_popularity as one
-    rules = ["stable", *(shuffled_tie_rule(s) for s in prof.seeds)]
+    rules = ["stable", *(shuffled_tie_rule(s) for s in (prof.seeds if prof.tie_order_seeds is None else prof.tie_order_seeds))]
     frames = [one(ds, rules) for ds in prof.datasets]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

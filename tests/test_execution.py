@@ -289,7 +289,7 @@ def test_two_node_loopback_cluster_gives_the_serial_results(serial, tmp_path, ra
         # a run that fails (twice: Ray retries it once) is reported with its spec; the others go on
         bad = ("from attrec_lib import execution, experiments, study\n"
                "good = study.spec_for(study.profile('tiny'), 'synthetic-planted', 'pop', seed=7)\n"
-               "bad = experiments.RunSpec('synthetic-planted', 'attrec', {'no_such_field': 1}, good.train_config)\n"
+               "bad = experiments.RunSpec('synthetic-planted', 'attrec', {'d': 0}, good.train_config)  # fails in the worker\n"
                "try:\n"
                "    experiments.run_grid([bad, good], address=__import__('sys').argv[1], progress=False)\n"
                "except execution.GridFailed as err:\n"
@@ -298,7 +298,7 @@ def test_two_node_loopback_cluster_gives_the_serial_results(serial, tmp_path, ra
         report = [line for line in proc.stdout.splitlines() if line.startswith("GRIDFAILED")]
         assert report, proc.stdout[-3000:] + proc.stderr[-3000:]
         bad_key, good_key = report[0].split()[1:3]
-        assert "1 run(s) failed after one retry" in proc.stdout and "no_such_field" in proc.stdout
+        assert "1 run(s) failed after one retry" in proc.stdout and "d must be >= 1" in proc.stdout
         assert f"{bad_key} synthetic-planted attrec seed=0" in proc.stdout
         assert "retries remaining, so the task will be retried" in proc.stdout  # Ray's own note of the retry
         assert (results / f"{good_key}.json").exists() and not (results / f"{bad_key}.json").exists()

@@ -78,7 +78,7 @@ def test_killed_make_paper_leaves_tracked_files_as_committed(clone, tmp_path, ho
     proc, log = start_paper(clone, tmp_path)
     try:
         # The second notebook is executing: the first one is complete in the staging folder.
-        wait_for(log, "=== [2/9] notebooks/01-main-comparison.ipynb", proc)
+        wait_for(log, "] notebooks/01-main-comparison.ipynb (profile=tiny)", proc)
         wait_for(log, "(running)", proc)  # inside a cell that trains
         sig = signal.SIGINT if how.startswith("SIGINT") else signal.SIGKILL if how.startswith("SIGKILL") else signal.SIGTERM
         if how.endswith("make alone"):

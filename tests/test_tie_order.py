@@ -37,7 +37,7 @@ def test_strongest_baselines_are_chosen_on_validation(monkeypatch):
 
 
 def test_tie_order_models_and_specs(monkeypatch):
-    prof = study.profile("standard", datasets=["ml-100k", "lastfm"], seeds=[0, 1, 2])
+    prof = study.profile("full", datasets=["ml-100k", "lastfm"], seeds=[0, 1, 2])
     monkeypatch.setattr(study, "strongest_baselines", lambda prof, ds, n=3, cached_only=False: ("caser", "fmc", "hrm"))
     assert study.tie_order_models(prof, "ml-100k") == ("bprmf", "fmc", "hrm", "caser", "pop", "attrec")
     learned = tuple(m for m in study.ALL_MODELS if m not in study.SIMPLE_BASELINES)
@@ -45,12 +45,15 @@ def test_tie_order_models_and_specs(monkeypatch):
     stable, shuffled = study.tie_order_specs(prof, "stable"), study.tie_order_specs(prof, "shuffled")
     assert len(stable) == len(shuffled) == 3 * (6 + 11)
     # The stable runs are Table 2's own runs (same keys: nothing recomputed).
-    assert {s.key for s in stable} <= {s.key for s in study.table2_specs(prof, study.available_models())}
+    assert {s.key for s in stable} <= {s.key for s in study.learned_table2_specs(prof)}
     for a, b in zip(stable, shuffled):
         assert (a.tie_rule, b.tie_rule) == ("stable", f"shuffled:{a.seed}")
         assert a.to_dict() | {"tie_rule": None} == b.to_dict() | {"tie_rule": None}
     with pytest.raises(ValueError, match="rule must be one of"):
         study.tie_order_specs(prof, "released")
+    # the standard profile (two cores): LastFM only, seed 0
+    small = study.profile("standard", datasets=["ml-100k", "lastfm"], seeds=[0, 1, 2])
+    assert {(s.dataset, s.seed) for s in study.tie_order_specs(small, "shuffled")} == {("lastfm", 0)}
 
 
 def test_all_specs_leave_out_tie_runs_whose_baselines_are_not_chosen_yet():
