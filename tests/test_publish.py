@@ -59,14 +59,22 @@ def start_paper(clone: Path, tmp_path: Path):
     env = {**os.environ, "ATTREC_RESULTS_DIR": str(tmp_path / "results")}
     env.pop("ATTREC_FIGURES_DIR", None)
     log = open(tmp_path / "paper.log", "w")
-    proc = subprocess.Popen(["make", "paper", "PROFILE=tiny", "PUBLISH=1", "NO_SETUP=1", f"VENV={VENV}"],
+    # WORKERS=0: the runs are filled in this process, not on a Ray instance the test would have to stop
+    proc = subprocess.Popen(["make", "paper", "PROFILE=tiny", "PUBLISH=1", "WORKERS=0", "NO_SETUP=1", f"VENV={VENV}"],
                             cwd=clone, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     return proc, tmp_path / "paper.log"
 
 
-def wait_for(log: Path, text: str, proc, timeout: float = 240) -> None:
+def wait_for(log: Path, text: str, proc, timeout: float = 240, after: str = "") -> None:
+    """Wait until ``text`` is in the log (after the first ``after``, when given)."""
     deadline = time.time() + timeout
-    while text not in log.read_text():
+
+    def seen() -> bool:
+        full = log.read_text()
+        start = full.find(after) if after else 0
+        return start >= 0 and text in full[start:]
+
+    while not seen():
         assert proc.poll() is None, f"make paper ended early:\n{log.read_text()[-3000:]}"
         assert time.time() < deadline, f"{text!r} not seen in time:\n{log.read_text()[-3000:]}"
         time.sleep(0.5)
@@ -79,7 +87,8 @@ def test_killed_make_paper_leaves_tracked_files_as_committed(clone, tmp_path, ho
     try:
         # The second notebook is executing: the first one is complete in the staging folder.
         wait_for(log, "] notebooks/01-main-comparison.ipynb (profile=tiny)", proc)
-        wait_for(log, "(running)", proc)  # inside a cell that trains
+        # inside a cell of the second notebook (make paper filled the cache before the notebooks)
+        wait_for(log, "Executing Cell 5", proc, after="] notebooks/01-main-comparison.ipynb (profile=tiny)")
         sig = signal.SIGINT if how.startswith("SIGINT") else signal.SIGKILL if how.startswith("SIGKILL") else signal.SIGTERM
         if how.endswith("make alone"):
             proc.send_signal(sig)
