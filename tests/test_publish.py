@@ -125,7 +125,7 @@ def fake_notebooks(folder: Path, names) -> list:
 def paper_args(notebooks, profile="tiny", publish=True):
     import argparse
     return argparse.Namespace(notebooks=notebooks, profile=profile, fresh=False, publish=publish,
-                              plan_only=False, kernel="python3")
+                              plan_only=False, kernel="python3", workers=0, address=None)
 
 
 @pytest.fixture
@@ -138,6 +138,8 @@ def sandbox(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "NOTEBOOKS_DIR", tmp_path / "notebooks")
     monkeypatch.setenv("ATTREC_FIGURES_DIR", str(tmp_path / "figures"))
     monkeypatch.setattr(paper, "print_plan", lambda profile: None)
+    from attrec_lib import execution
+    monkeypatch.setattr(execution, "fill_profile", lambda *args, **kwargs: 0)  # no runs: papermill is faked
     for var in ("ATTREC_FIGURES_DIR", "PYTHONPATH"):  # _build sets them for the kernel
         monkeypatch.setenv(var, os.environ.get(var, ""))
 
