@@ -197,6 +197,7 @@ def _build(args, notebooks, stage: Path, nb_target: Path, fig_target: Path) -> i
         _move_into_place(source, fig_target / source.name)
         published += 1
     for nb in notebooks:
+        _record_published_path(stage / "notebooks" / nb.name, nb_target / nb.name)
         _move_into_place(stage / "notebooks" / nb.name, nb_target / nb.name)
         published += 1
     print(f"make paper: published {published} files to {_shown(nb_target)} and {_shown(fig_target)}", flush=True)
@@ -209,6 +210,17 @@ def _keep_failed(staged: Path) -> Path:
     if staged.exists():
         _move_into_place(staged, kept)
     return _shown(kept)
+
+
+def _record_published_path(staged: Path, target: Path) -> None:
+    """papermill records the file it wrote (the staging folder, a path of this machine) in the
+    notebook's metadata; record where the notebook is published instead, relative to the repo."""
+    import json
+    nb = json.loads(staged.read_text())
+    meta = nb.get("metadata", {}).get("papermill")
+    if meta is not None:
+        meta["output_path"] = str(_shown(target))
+        staged.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
 
 
 def _shown(path: Path):
