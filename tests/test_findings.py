@@ -32,13 +32,16 @@ def test_self_attention_gain_within_the_seed_spread_is_said_so():
 def test_omega_and_length_report_best_values_and_the_two_ends():
     omega = runs("cfg.omega", {0.0: [0.45], 0.2: [0.50], 1.0: [0.30]})
     seq_len = runs("cfg.seq_len", {1: [0.40], 5: [0.47]})
+    omega["valid_hr@50"], seq_len["valid_hr@50"] = omega["hr@50"], seq_len["hr@50"]
     text = findings.omega_and_length(omega, seq_len)
-    assert "best ω is 0.2 (HR@50 0.5000" in text
+    assert "best ω on validation is 0.2 (test HR@50 0.5000" in text
     assert "short-term alone beats long-term alone (0.4500 vs 0.3000)" in text
-    assert "best L is 5" in text
-    omega.loc[omega["cfg.omega"] == 1.0, "hr@50"] = 0.6
-    assert "best ω is 1" in findings.omega_and_length(omega, seq_len)
+    assert "best L on validation is 5" in text
+    omega.loc[omega["cfg.omega"] == 1.0, "hr@50"] = 0.6  # best on test, not on validation: not chosen
+    assert "best ω on validation is 0.2" in findings.omega_and_length(omega, seq_len)
     assert "long-term alone beats short-term alone" in findings.omega_and_length(omega, seq_len)
+    omega.loc[omega["cfg.omega"] == 1.0, "valid_hr@50"] = 0.9
+    assert "best ω on validation is 1 (test HR@50 0.6000" in findings.omega_and_length(omega, seq_len)
 
 
 def test_latent_dimension_ranks_attrec_at_each_d():
