@@ -15,16 +15,9 @@ from scipy import stats
 from . import experiments, paper_numbers
 from .data.registry import paper_set
 from .evaluate import per_user_metrics
+from .tuning import CHOICE_METRIC, choice_column
 
 METRICS = ("hr@50", "mrr", "hr@10", "ndcg@10")
-CHOICE_METRIC = "valid_hr@50"  # what every choice in this module reads (never a test metric)
-
-
-def _choice_column(df: pd.DataFrame, what: str) -> str:
-    if CHOICE_METRIC not in df.columns or df[CHOICE_METRIC].isna().any():
-        raise ValueError(f"{what} chooses on {CHOICE_METRIC}, which some runs lack (released protocol runs "
-                         "have no validation item and cannot take part in a choice)")
-    return CHOICE_METRIC
 
 
 def _fmt(mean: float, sd: float, n: int) -> str:
@@ -123,7 +116,7 @@ def paired_test(users: pd.DataFrame, model_a: str, model_b: str, n_boot: int = 2
 def strongest_baseline(part: pd.DataFrame, baselines) -> tuple[str, pd.Series]:
     """The baseline with the highest mean validation HR@50 over seeds (one data set's rows), and
     the per-model means of the rows (validation and test HR@50)."""
-    col = _choice_column(part, "the strongest baseline")
+    col = choice_column(part, "the strongest baseline")
     means = part.groupby("model")[[col, "hr@50"]].mean()
     cands = means.loc[[m for m in means.index if m in baselines]]
     if cands.empty:
@@ -161,7 +154,7 @@ def show(df: pd.DataFrame, floatfmt: str = "{:.4f}") -> None:
 def ablation_table(df: pd.DataFrame, column: str, paper: dict, values=None, value_labels=None) -> pd.DataFrame:
     """Tables 3 and 4: HR@50 (mean ± sd over seeds) per data set and setting, with the paper's.
     "best here" marks the setting with the highest mean validation HR@50."""
-    choice = _choice_column(df, "ablation_table")
+    choice = choice_column(df, "ablation_table")
     rows = []
     values = list(values) if values is not None else list(dict.fromkeys(df[column]))
     for ds, part in df.groupby("dataset", sort=False):

@@ -33,7 +33,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-SELECT_COLUMN = "valid_hr@50"  # what the choice reads: validation HR@50 of the validation-selected epoch
+# What every choice of the study reads (tuning here; the strongest baseline, best omega, L,
+# aggregation, d in tables.py, verdict.py, findings.py): mean validation HR@50 of the
+# validation-selected epoch. Never a test metric.
+CHOICE_METRIC = "valid_hr@50"
+
+
+def choice_column(df: pd.DataFrame, what: str) -> str:
+    """:data:`CHOICE_METRIC`, after checking that every row of ``df`` has it (released-protocol
+    runs have no validation item and cannot take part in a choice); ``what`` names the choice."""
+    if CHOICE_METRIC not in df.columns or df[CHOICE_METRIC].isna().any():
+        raise ValueError(f"{what} chooses on {CHOICE_METRIC}, which some runs lack (released protocol runs "
+                         "have no validation item and cannot take part in a choice)")
+    return CHOICE_METRIC
 
 
 @dataclass(frozen=True)
@@ -169,9 +181,7 @@ def choose(trials: pd.DataFrame) -> int:
     """Row position of the best trial: highest validation HR@50, the first one on ties."""
     if trials.empty:
         raise ValueError("no trials to choose from")
-    if SELECT_COLUMN not in trials or trials[SELECT_COLUMN].isna().any():
-        raise ValueError(f"every trial needs a {SELECT_COLUMN} (protocol 'valid')")
-    values = trials[SELECT_COLUMN].to_numpy()
+    values = trials[choice_column(trials, "the tuning")].to_numpy()
     return int(np.flatnonzero(values == values.max())[0])
 
 

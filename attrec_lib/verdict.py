@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import experiments, models, paper_numbers, study, tables
+from . import experiments, models, paper_numbers, study, tables, tuning
 from .data.registry import paper_set
 
 
@@ -79,14 +79,13 @@ def claim_beats_baselines(prof) -> dict:
                 "AttRec is listed for reference")
 
 
-CHOICE = "valid_hr@50"  # the metric every choice reads (mean over seeds)
+CHOICE = tuning.CHOICE_METRIC  # the metric every choice reads (mean over seeds)
 CHOSEN_ON = "chosen on mean validation HR@50; test HR@50 at the validation-selected epoch reported"
 
 
 def _mean_by(df, column):
     """Per (data set, setting): test HR@50 mean / sd / count and the mean validation HR@50."""
-    if CHOICE not in df.columns or df[CHOICE].isna().any():
-        raise ValueError(f"a choice over {column} needs {CHOICE} for every run (validation protocol)")
+    tuning.choice_column(df, f"a choice over {column}")
     g = df.groupby(["dataset", column])
     return g["hr@50"].agg(["mean", "std", "count"]).join(g[CHOICE].mean().rename("valid_mean")).reset_index()
 
@@ -178,8 +177,7 @@ def claim_seq_len(prof) -> dict:
 def claim_dims(prof) -> dict:
     df = experiments.run_grid(study.dim_specs(prof), progress=False)
     df = df[df["model"] != "pop"]
-    if CHOICE not in df.columns or df[CHOICE].isna().any():
-        raise ValueError(f"the winner at each d needs {CHOICE} for every run")
+    tuning.choice_column(df, "the winner at each d")
     m = df.groupby(["dataset", "cfg.d", "model"])[["hr@50", CHOICE]].mean().reset_index()
     parts, flags = [], []
     for (ds, d), part in m.groupby(["dataset", "cfg.d"], sort=False):
