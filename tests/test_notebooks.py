@@ -4,7 +4,6 @@ The committed notebooks are checked by nbval against the committed cache (``make
 broken notebook could hide behind that cache, so this test re-runs each one from scratch, on the
 synthetic data set with tiny models, into temporary results and figures folders.
 """
-import os
 import shutil
 import subprocess
 

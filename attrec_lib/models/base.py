@@ -107,6 +107,14 @@ class SequentialRecommender(nn.Module):
         return self.n_items
 
 
+class FittedRecommender(SequentialRecommender):
+    """A model with nothing to train: ``prepare(split)`` fits its statistics from the training
+    sequences, and the trainer evaluates it once (Pop and the simple baselines)."""
+
+    def loss(self, batch: Batch) -> torch.Tensor:
+        raise RuntimeError(f"{type(self).__name__} has nothing to train")
+
+
 def check_range(name: str, value, low=None, high=None, *, low_open=False) -> None:
     """Raise a ValueError naming the config field when ``value`` is out of range."""
     if low is not None and (value < low or (low_open and value == low)):

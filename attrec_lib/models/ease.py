@@ -24,7 +24,7 @@ import torch
 
 from ..tuning import LogUniform
 from ._neighbourhood import empty_sparse, profiles, to_torch_sparse, user_item_matrix
-from .base import Batch, ModelConfig, SequentialRecommender, check_range
+from .base import FittedRecommender, ModelConfig, check_range
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def ease_weights(x, l2: float) -> torch.Tensor:
     return inverse.to(torch.float32)
 
 
-class EASE(SequentialRecommender):
+class EASE(FittedRecommender):
     config_class, presets = EASEConfig, PRESETS  # no training settings: nothing is trained
     search_space = SEARCH_SPACE
 
@@ -76,6 +76,3 @@ class EASE(SequentialRecommender):
         if self.weights.shape[0] != self.n_items:
             raise RuntimeError("EASE.score called before prepare(split)")
         return profiles(self.history, users, inputs, self.n_items) @ self.weights  # (B, N)
-
-    def loss(self, batch: Batch) -> torch.Tensor:
-        raise RuntimeError("EASE has nothing to train")

@@ -22,11 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 
 from ..tuning import Choice
 from ._neighbourhood import empty_sparse, profiles, times_sparse, to_torch_sparse, user_item_matrix
-from .base import Batch, ModelConfig, SequentialRecommender, check_range
+from .base import FittedRecommender, ModelConfig, check_range
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ def cosine_top_k(x, k: int, shrink: float):
     return sp.csr_matrix((sims[keep], (rows[keep], cols[keep])), shape=(n, n))
 
 
-class ItemKNN(SequentialRecommender):
+class ItemKNN(FittedRecommender):
     config_class, presets = ItemKNNConfig, PRESETS  # no training settings: nothing is trained
     search_space = SEARCH_SPACE
 
@@ -84,6 +83,3 @@ class ItemKNN(SequentialRecommender):
 
     def score(self, users, inputs):
         return times_sparse(profiles(self.history, users, inputs, self.n_items), self.similarity_t)  # (B, N)
-
-    def loss(self, batch: Batch) -> torch.Tensor:
-        raise RuntimeError("ItemKNN has nothing to train")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .base import Batch, ModelConfig, SequentialRecommender
+from .base import FittedRecommender, ModelConfig
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class PopConfig(ModelConfig):
 PRESETS = {"paper": PopConfig()}
 
 
-class Pop(SequentialRecommender):
+class Pop(FittedRecommender):
     config_class, presets = PopConfig, PRESETS  # no training settings: nothing is trained
 
     def __init__(self, n_users: int, n_items: int, config: PopConfig | None = None):
@@ -37,6 +37,3 @@ class Pop(SequentialRecommender):
 
     def score(self, users, inputs):
         return self.counts.expand(len(users), self.n_items).clone()  # (B, N)
-
-    def loss(self, batch: Batch) -> torch.Tensor:
-        raise RuntimeError("Pop has nothing to train")

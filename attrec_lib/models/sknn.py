@@ -35,7 +35,7 @@ import torch
 
 from ..tuning import Choice
 from ._neighbourhood import empty_sparse, times_sparse, to_torch_sparse, user_item_matrix
-from .base import Batch, ModelConfig, SequentialRecommender, check_range
+from .base import FittedRecommender, ModelConfig, check_range
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ SEARCH_SPACE = {
 }
 
 
-class SKNN(SequentialRecommender):
+class SKNN(FittedRecommender):
     config_class, presets = SKNNConfig, PRESETS  # no training settings: nothing is trained
     search_space = SEARCH_SPACE
 
@@ -128,6 +128,3 @@ class SKNN(SequentialRecommender):
         scores = torch.zeros(n_batch, self.n_items + 1, device=device)
         scores.scatter_add_(1, items.reshape(n_batch, -1), contrib.reshape(n_batch, -1))
         return scores[:, :self.n_items]  # (B, N)
-
-    def loss(self, batch: Batch) -> torch.Tensor:
-        raise RuntimeError("SKNN has nothing to train")

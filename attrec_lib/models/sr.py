@@ -27,7 +27,7 @@ import torch
 from ..tuning import Choice
 from ._neighbourhood import DISTANCE_WEIGHTS, distance_weights, empty_sparse, input_weights, times_sparse, \
     to_torch_sparse
-from .base import Batch, ModelConfig, SequentialRecommender, check_choice, check_range
+from .base import FittedRecommender, ModelConfig, check_choice, check_range
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def rule_matrix(train, n_items: int, steps: int, weighting: str) -> sp.csr_matri
     return sp.csr_matrix((vals, (rows, cols)), shape=(n_items, n_items))  # duplicates are summed
 
 
-class SR(SequentialRecommender):
+class SR(FittedRecommender):
     config_class, presets = SRConfig, PRESETS  # no training settings: nothing is trained
     search_space = SEARCH_SPACE
 
@@ -91,6 +91,3 @@ class SR(SequentialRecommender):
         queries = torch.zeros(len(inputs), self.n_items + 1, device=inputs.device)  # + a PAD column
         queries.scatter_add_(1, inputs, weights)
         return times_sparse(queries[:, :self.n_items], self.rules_t)  # (B, N)
-
-    def loss(self, batch: Batch) -> torch.Tensor:
-        raise RuntimeError("SR has nothing to train")

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from ..tuning import LogUniform
-from ._shared import TRAIN_PREV_CHOICES, bpr_loss, normal_table, padded_table, previous_items, sq
+from ._shared import TRAIN_PREV_CHOICES, bpr_loss, padded_table, previous_items, sq
 from .base import Batch, ModelConfig, SequentialRecommender, check_choice, check_range, squared_distances
 
 _EPS = 1e-12
