@@ -10,8 +10,9 @@ Profiles
 --------
 ``full``   every data set present (paper sets, else the labelled stand-ins), 3 seeds for the
            tables, the paper's sweep points.
-``standard`` the full profile without ML-1M (its stand-in, users 1-2999 of ML-1M, takes five
-           times longer per run): what the committed notebooks were built with on 2 cores.
+``standard`` the full profile without ML-1M's learned baselines: its stand-in (users 1-2999 of
+           ML-1M, five times the cost per run) is a *light* Table 2 data set, where only AttRec,
+           Pop and the simple baselines run. What the committed notebooks were built with on 2 cores.
 ``quick``  ML-100K only, one seed, fewer epochs and sweep points (about 10 minutes on 2 cores).
 ``tiny``   the synthetic planted data set with tiny models: checks that every notebook runs.
 """
@@ -32,6 +33,10 @@ PAPER_BASELINES = tuple(m for m in paper_numbers.TABLE2_MODELS if m != "attrec")
 SIMPLE_BASELINES = ("itemknn", "ease", "sr", "sknn")  # nothing trained: one deterministic fit per setting
 EXTRA_BASELINES = tuple(m for m in models.model_names() if m not in paper_numbers.TABLE2_MODELS)
 ALL_MODELS = PAPER_BASELINES + EXTRA_BASELINES + ("attrec",)
+# What Table 2 runs on a profile's light data sets: AttRec with the paper's settings, the
+# popularity floor and the simple baselines (a fit each, no training). The learned baselines are
+# what the full profile adds there.
+LIGHT_MODELS = ("pop", *SIMPLE_BASELINES, "attrec")
 MODEL_LABELS = models.LABELS  # the model registry's labels, for the notebooks
 
 # Paper sets left out of the standard profile (with their stand-ins): five times the cost per run.
@@ -58,13 +63,24 @@ class Profile:
     tuning: tuning.Budget = tuning.Budget()  # the equal budget of every tuned model (trials, cap, patience)
     tie_order_datasets: tuple | None = None  # data sets of the tie-order comparison (None: Table 2's)
     tie_order_seeds: tuple | None = None  # seeds of the tie-order comparison (None: the table seeds)
+    light_datasets: tuple = ()  # further Table 2 data sets where only LIGHT_MODELS run
 
     def __post_init__(self):
-        for name in (*self.datasets, *self.ablation_datasets, *(self.dim_datasets or ())):
+        for name in (*self.datasets, *self.ablation_datasets, *(self.dim_datasets or ()), *self.light_datasets):
             get_spec(name)  # an unknown data set raises, naming it
         for key in self.overrides:
             if not any(key in models.config_fields(m) for m in models.model_names()):
                 raise ValueError(f"profile {self.name!r}: override {key!r} is not a config field of any model")
+
+    @property
+    def table2_datasets(self) -> tuple:
+        """Every data set of Table 2: the fully run ones, then the light ones."""
+        return self.datasets + tuple(d for d in self.light_datasets if d not in self.datasets)
+
+    def table2_models(self, dataset: str, model_names=None) -> tuple:
+        """The models Table 2 runs on ``dataset`` (among ``model_names``, default every model)."""
+        names = ALL_MODELS if model_names is None else tuple(model_names)
+        return tuple(m for m in names if dataset not in self.light_datasets or m in LIGHT_MODELS)
 
     @property
     def figure5_datasets(self) -> tuple:
@@ -112,7 +128,10 @@ def _standard() -> Profile:
                    # (16 in full), Figure 5 at d = 25 and 100 (full: 10-150), and the tie-order
                    # comparison on LastFM only, where ties dominate, with one seed (full: 3).
                    tuning=tuning.Budget(n_trials=8),
-                   tie_order_datasets=tuple(d for d in ("lastfm",) if d in ablation), tie_order_seeds=(0,))
+                   tie_order_datasets=tuple(d for d in ("lastfm",) if d in ablation), tie_order_seeds=(0,),
+                   # The ML-1M stand-in in Table 2 with AttRec, Pop and the simple baselines (three
+                   # AttRec seeds: about 15 min on one core); its learned baselines are the full profile's.
+                   light_datasets=tuple(d for d in _present(dataset_names()) if paper_set(d) in STANDARD_LEAVES_OUT))
 
 
 def _quick() -> Profile:
@@ -168,7 +187,9 @@ def profile(name: str = "full", datasets=None, seeds=None, epochs=None) -> Profi
     datasets, seeds = _as_tuple(datasets, "datasets", str), _as_tuple(seeds, "seeds", int)
     changes = {}
     if datasets is not None:
-        changes["datasets"] = changes["ablation_datasets"] = tuple(datasets)
+        changes["light_datasets"] = tuple(d for d in base.light_datasets if d in datasets)
+        changes["datasets"] = tuple(d for d in datasets if d not in changes["light_datasets"])
+        changes["ablation_datasets"] = tuple(datasets)
         if base.dim_datasets is not None:
             changes["dim_datasets"] = tuple(d for d in base.dim_datasets if d in datasets) or tuple(datasets)
     if seeds is not None:
@@ -194,7 +215,7 @@ def spec_for(prof: Profile, dataset: str, model: str, seed: int = 0, train: dict
 def table2_specs(prof: Profile, model_names=ALL_MODELS) -> list:
     """Every model's runs per data set; a simple baseline contributes its tuned run (which runs its
     trials first, see :func:`simple_baseline_spec`)."""
-    return [spec for ds in prof.datasets for m in model_names
+    return [spec for ds in prof.table2_datasets for m in prof.table2_models(ds, model_names)
             for spec in ([simple_baseline_spec(prof, ds, m)] if m in SIMPLE_BASELINES
                          else [spec_for(prof, ds, m, s) for s in prof.seeds])]
 
@@ -208,7 +229,7 @@ def simple_baseline_spec(prof: Profile, dataset: str, model: str) -> RunSpec:
 
 def simple_trial_specs(prof: Profile) -> list:
     """Every trial of the simple baselines' tuning on the Table 2 data sets (nothing is run)."""
-    return [spec for ds in prof.datasets for m in available_models(SIMPLE_BASELINES)
+    return [spec for ds in prof.table2_datasets for m in available_models(SIMPLE_BASELINES)
             for spec in tuning.trial_specs(prof, ds, m, prof.tuning)]
 
 
@@ -217,7 +238,7 @@ def simple_baseline_choices(prof: Profile):
     with the chosen trial's test numbers beside (never used to choose)."""
     import pandas as pd
     rows = []
-    for ds in prof.datasets:
+    for ds in prof.table2_datasets:
         for m in available_models(SIMPLE_BASELINES):
             tuned = tuning.tune(prof, ds, m, prof.tuning)
             best = tuned["trials"].iloc[tuned["chosen"]]
@@ -399,6 +420,6 @@ def all_specs(prof: Profile) -> list:
 __all__ = ["all_specs", "PROFILES", "Profile", "profile", "spec_for", "table2_specs", "released_specs",
            "tuned_specs", "code_settings_specs", "table3_specs", "table4_specs", "omega_specs", "seq_len_specs",
            "dim_specs", "runtime_specs", "figure3_spec", "available_models", "ALL_MODELS", "PAPER_BASELINES",
-           "EXTRA_BASELINES", "SIMPLE_BASELINES", "MODEL_LABELS", "AGGREGATIONS", "simple_baseline_spec",
+           "EXTRA_BASELINES", "SIMPLE_BASELINES", "LIGHT_MODELS", "MODEL_LABELS", "AGGREGATIONS", "simple_baseline_spec",
            "simple_trial_specs", "simple_baseline_choices", "gap_specs", "NON_SEQUENTIAL", "tie_order_specs",
            "tie_order_models", "strongest_baselines"]

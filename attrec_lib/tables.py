@@ -138,6 +138,7 @@ def attrec_vs_best_baseline(df: pd.DataFrame, specs, baselines) -> pd.DataFrame:
         test = paired_test(users, "attrec", best)
         lo, hi = test.pop("ΔHR@50 95% CI")
         rows.append({"dataset": ds, "best baseline": best, "chosen on": CHOICE_METRIC,
+                     "baselines run": len(set(part["model"]) & set(baselines)),
                      "baseline valid HR@50": means.loc[best, CHOICE_METRIC],
                      "AttRec HR@50": means.loc["attrec", "hr@50"], "baseline HR@50": means.loc[best, "hr@50"],
                      **test, "CI low": lo, "CI high": hi,

@@ -70,6 +70,35 @@ def test_a_new_data_set_is_one_registry_entry(sandbox):
     assert load_dataset("shop").n_users == 40
 
 
+def test_a_light_data_set_runs_only_attrec_pop_and_the_simple_baselines(sandbox, monkeypatch):
+    registry.register(_shop_spec(_write_shop(sandbox / "mirror")))
+    monkeypatch.setattr(study, "simple_baseline_spec", lambda prof, ds, m: study.spec_for(prof, ds, m))  # no trials
+    prof = dataclasses.replace(study.profile("tiny"), light_datasets=("shop",))
+    assert prof.table2_datasets == (SYNTHETIC, "shop")
+    specs = study.table2_specs(prof)
+    assert {s.model for s in specs if s.dataset == "shop"} == set(study.LIGHT_MODELS)
+    assert {s.model for s in specs if s.dataset == SYNTHETIC} == set(study.ALL_MODELS)
+    assert {s.dataset for s in study.simple_trial_specs(prof)} == {SYNTHETIC, "shop"}
+    # Nothing but Table 2 runs there: no ablation, sweep or tie-order run.
+    others = study.all_specs(prof)
+    assert {s.model for s in others if s.dataset == "shop"} <= set(study.LIGHT_MODELS)
+    assert not [s for s in study.table3_specs(prof) + study.omega_specs(prof) if s.dataset == "shop"]
+    # Narrowing a profile to its light set keeps it light.
+    narrowed = study.profile("tiny", datasets=["shop", SYNTHETIC])
+    assert narrowed.light_datasets == () and narrowed.datasets == ("shop", SYNTHETIC)
+
+
+def test_the_standard_profile_runs_the_left_out_sets_stand_in_light():
+    prof = study.profile("standard")
+    for ds in prof.light_datasets:
+        assert registry.paper_set(ds) in study.STANDARD_LEAVES_OUT and ds not in prof.ablation_datasets
+    assert not {registry.paper_set(ds) for ds in prof.datasets} & set(study.STANDARD_LEAVES_OUT)
+    if is_available("ml-1m-first2999"):
+        assert prof.light_datasets == ("ml-1m-first2999",)
+        narrowed = study.profile("standard", datasets=["ml-100k", "ml-1m-first2999"])
+        assert narrowed.light_datasets == ("ml-1m-first2999",) and narrowed.datasets == ("ml-100k",)
+
+
 def test_a_stand_in_takes_its_paper_sets_settings_and_numbers(sandbox):
     digest = _write_shop(sandbox / "mirror")
     registry.register(_shop_spec(digest))

@@ -1,5 +1,6 @@
 """verdict.py: each rule on constructed run rows (``experiments.run_grid`` replaced), both
 outcomes, and every choice read from validation metrics; the omega tuning; the gap decomposition."""
+import dataclasses
 import types
 
 import numpy as np
@@ -121,6 +122,46 @@ def test_beats_baselines_rule(grid, monkeypatch, better, holds):
          "baseline HR@50": 0.4, "p (HR@50)": 0.01}))
     row = verdict.claim_beats_baselines(TINY)
     assert row["holds?"] == holds and "validation HR@50" in row["why"]
+
+
+def _strongest(monkeypatch, better, delta=0.1, seen=None):
+    """Replace the paired comparison: data sets "a" and the synthetic set, with the given outcomes;
+    ``seen`` collects the baselines each call was asked to choose among."""
+    def fake(df, specs, baselines):
+        if seen is not None:
+            seen.append(list(baselines))
+        return pd.DataFrame({"dataset": ["a", "synthetic-planted"], "AttRec better (p<0.05)": better,
+                             "AttRec HR@50": 0.5, "best baseline": "ease", "baseline HR@50": 0.4,
+                             "p (HR@50)": 0.01, "ΔHR@50": delta})
+    monkeypatch.setattr(study, "tuned_specs", lambda prof: [])
+    monkeypatch.setattr(tables, "attrec_vs_best_baseline", fake)
+
+
+@pytest.mark.parametrize("better, holds", [([True, True], "yes"), ([True, False], "partly"), ([False, True], "no")])
+def test_a_light_data_set_counts_only_when_attrec_loses_there(grid, monkeypatch, better, holds):
+    # On a light data set only Pop and the simple baselines ran: a win there says nothing about
+    # the learned baselines, a loss decides.
+    grid(pd.DataFrame({"dataset": ["a", "synthetic-planted"], "model": "attrec", "hr@50": 0.5,
+                       "valid_hr@50": 0.5, "cfg.omega": 0.2}))
+    _strongest(monkeypatch, better)
+    light = dataclasses.replace(TINY, light_datasets=("synthetic-planted",))
+    row = verdict.claim_beats_baselines(light)
+    assert row["holds?"] == holds
+    assert "[learned baselines not run here]" in row["ours"] and "only a loss counts" in row["why"]
+
+
+@pytest.mark.parametrize("better, delta, holds, says", [
+    ([True, True], 0.1, "yes", "AttRec better"), ([True, False], -0.1, "partly", "AttRec worse"),
+    ([False, False], 0.01, "no", "no significant difference")])
+def test_simple_baselines_claim_chooses_among_simple_baselines_only(grid, monkeypatch, better, delta, holds, says):
+    grid(pd.DataFrame({"dataset": "a", "model": ["attrec", "bprmf", "pop", "ease", "sknn"], "hr@50": 0.5,
+                       "valid_hr@50": 0.5}))
+    seen = []
+    _strongest(monkeypatch, better, delta, seen)
+    row = verdict.claim_beats_simple_baselines(TINY)
+    assert seen == [["ease", "sknn"]]  # learned models and Pop are not candidates
+    assert row["holds?"] == holds and says in row["ours"] and "p=0.01" in row["ours"]
+    assert "validation HR@50" in row["why"]
 
 
 # --- the paper's ML-100K number and the gap decomposition -------------------------------------
