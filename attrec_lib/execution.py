@@ -480,12 +480,14 @@ def command_line_workers(workers=None, address=None) -> int | None:
 
 def fill_profile(prof, workers=None, address=None, device=None, progress: bool = True) -> int:
     """Compute every run the notebooks of profile ``prof`` need and return how many runs it has:
-    first :func:`study.all_specs`, then the omega-tuned AttRec runs, whose omega is chosen on the
-    validation results of the first phase."""
+    first :func:`study.all_specs`, then what is chosen on the validation results of the first
+    phase: the omega-tuned AttRec runs and each tuned model's chosen setting with the table's seeds."""
     from . import study
     specs = study.all_specs(prof)
     run_specs(specs, workers=workers, address=address, device=device, progress=progress)
-    tuned = [s for s in study.tuned_specs(prof) if s not in specs]
+    # Second phase: what is chosen on the first phase's validation results (the omega-tuned AttRec,
+    # each tuned model's chosen setting with the table's seeds).
+    tuned = [s for s in study.tuned_specs(prof) + study.tuned_table2_specs(prof) if s not in specs]
     if tuned:
         run_specs(tuned, workers=workers, address=address, device=device, progress=progress)
     return len(specs) + len(tuned)

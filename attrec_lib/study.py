@@ -37,6 +37,8 @@ ALL_MODELS = PAPER_BASELINES + EXTRA_BASELINES + ("attrec",)
 # popularity floor and the simple baselines (a fit each, no training). The learned baselines are
 # what the full profile adds there.
 LIGHT_MODELS = ("pop", *SIMPLE_BASELINES, "attrec")
+# The trained models: each has a search space next to its config (Pop has nothing to tune).
+LEARNED_MODELS = tuple(m for m in ALL_MODELS if m not in SIMPLE_BASELINES and models.search_space(m))
 MODEL_LABELS = models.LABELS  # the model registry's labels, for the notebooks
 
 # Paper sets left out of the standard profile (with their stand-ins): five times the cost per run.
@@ -64,10 +66,16 @@ class Profile:
     tie_order_datasets: tuple | None = None  # data sets of the tie-order comparison (None: Table 2's)
     tie_order_seeds: tuple | None = None  # seeds of the tie-order comparison (None: the table seeds)
     light_datasets: tuple = ()  # further Table 2 data sets where only LIGHT_MODELS run
+    tuned_models: tuple = ()  # learned models tuned on validation under ``tuning`` (Table 2's tuned rows)
+    tuned_datasets: tuple = ()  # where they are tuned
 
     def __post_init__(self):
-        for name in (*self.datasets, *self.ablation_datasets, *(self.dim_datasets or ()), *self.light_datasets):
+        for name in (*self.datasets, *self.ablation_datasets, *(self.dim_datasets or ()), *self.light_datasets,
+                     *self.tuned_datasets):
             get_spec(name)  # an unknown data set raises, naming it
+        for model in self.tuned_models:
+            if model in SIMPLE_BASELINES or not models.search_space(model):
+                raise ValueError(f"profile {self.name!r}: {model!r} is not a learned model with a search space")
         for key in self.overrides:
             if not any(key in models.config_fields(m) for m in models.model_names()):
                 raise ValueError(f"profile {self.name!r}: override {key!r} is not a config field of any model")
@@ -109,7 +117,8 @@ def _full() -> Profile:
     return Profile(name="full", datasets=_present(dataset_names()), ablation_datasets=_ablation_sets(),
                    seeds=(0, 1, 2), sweep_seeds=(0,), epochs=40, patience=5, omegas=PAPER_OMEGAS,
                    seq_lens=PAPER_SEQ_LENS, dims=(10, 25, 50, 100, 150),
-                   dim_models=tuple(m for m in ALL_MODELS if m not in SIMPLE_BASELINES))
+                   dim_models=tuple(m for m in ALL_MODELS if m not in SIMPLE_BASELINES),
+                   tuned_models=LEARNED_MODELS, tuned_datasets=_present(("ml-100k", "lastfm")))
 
 
 def _standard() -> Profile:
@@ -145,7 +154,8 @@ def _tiny() -> Profile:
     return Profile(name="tiny", datasets=(SYNTHETIC,), ablation_datasets=(SYNTHETIC,), seeds=(0,),
                    sweep_seeds=(0,), epochs=2, patience=0, omegas=(0.2, 1.0), seq_lens=(2, 3), dims=(8, 12),
                    dim_models=("pop", "attrec"), overrides={"d": 8},
-                   tuning=tuning.Budget(n_trials=2, epochs=2, patience=0))
+                   tuning=tuning.Budget(n_trials=2, epochs=2, patience=0),
+                   tuned_models=("bprmf", "attrec"), tuned_datasets=(SYNTHETIC,))
 
 
 _PROFILE_BUILDERS = {"full": _full, "standard": _standard, "quick": _quick, "tiny": _tiny}
@@ -190,6 +200,7 @@ def profile(name: str = "full", datasets=None, seeds=None, epochs=None) -> Profi
         changes["light_datasets"] = tuple(d for d in base.light_datasets if d in datasets)
         changes["datasets"] = tuple(d for d in datasets if d not in changes["light_datasets"])
         changes["ablation_datasets"] = tuple(datasets)
+        changes["tuned_datasets"] = tuple(d for d in base.tuned_datasets if d in datasets)
         if base.dim_datasets is not None:
             changes["dim_datasets"] = tuple(d for d in base.dim_datasets if d in datasets) or tuple(datasets)
     if seeds is not None:
@@ -246,6 +257,52 @@ def simple_baseline_choices(prof: Profile):
                          "chosen setting": ", ".join(f"{k}={v}" for k, v in tuned["setting"].items()),
                          "valid HR@50": best["valid_hr@50"], "test HR@50 (not used)": best["test_hr@50 (not used)"]})
     return pd.DataFrame(rows)
+
+
+def learned_trial_specs(prof: Profile) -> list:
+    """Every trial of the learned models' tuning (the profile's ``tuned_models`` on its
+    ``tuned_datasets``, under its budget); nothing is run."""
+    return [spec for ds in prof.tuned_datasets for m in available_models(prof.tuned_models)
+            for spec in tuning.trial_specs(prof, ds, m, prof.tuning)]
+
+
+def tuned_table2_specs(prof: Profile, cached_only: bool = False) -> list:
+    """Table 2's tuned rows: each tuned model's chosen setting (best validation HR@50 of its
+    trials) with the table's seeds. The choice needs every trial's result, so this runs the
+    missing trials; ``cached_only`` leaves out a model whose trials are not all cached instead."""
+    out = []
+    for ds in prof.tuned_datasets:
+        for m in available_models(prof.tuned_models):
+            if cached_only and any(experiments.load_result(s) is None
+                                   for s in tuning.trial_specs(prof, ds, m, prof.tuning)):
+                continue
+            out += tuning.chosen_runs(prof, ds, m, prof.tuning, prof.seeds)
+    return out
+
+
+def tuned_choices(prof: Profile):
+    """Per tuned data set and learned model: the budget, the chosen setting and its validation
+    HR@50, the chosen trial's test HR@50 beside it (never used to choose)."""
+    import pandas as pd
+    rows = []
+    for ds in prof.tuned_datasets:
+        for m in available_models(prof.tuned_models):
+            tuned = tuning.tune(prof, ds, m, prof.tuning)
+            best = tuned["trials"].iloc[tuned["chosen"]]
+            rows.append({"dataset": ds, "model": MODEL_LABELS.get(m, m), "trials": len(tuned["trials"]),
+                         "chosen setting": ", ".join(f"{'/'.join(k) if isinstance(k, tuple) else k}={v}"
+                                                     for k, v in tuned["setting"].items()),
+                         "valid HR@50": best["valid_hr@50"], "test HR@50 (not used)": best["test_hr@50 (not used)"],
+                         "epochs run": best["epochs_run"]})
+    return pd.DataFrame(rows)
+
+
+def rq1_specs(prof: Profile) -> list:
+    """The runs RQ1 is decided on: Table 2's, with each tuned model's untuned runs replaced by its
+    tuned ones where the profile tunes it (AttRec included: every model tuned alike)."""
+    tuned = {(ds, m) for ds in prof.tuned_datasets for m in available_models(prof.tuned_models)}
+    kept = [s for s in table2_specs(prof, available_models()) if (s.dataset, s.model) not in tuned]
+    return kept + tuned_table2_specs(prof)
 
 
 def released_specs(prof: Profile) -> list:
@@ -393,6 +450,12 @@ def _tie_order_grid_specs(prof: Profile) -> list:
     return [s for rule in TIE_ORDER_RULES for s in tie_order_specs(prof, rule, cached_only=True)]
 
 
+def _tuned_grid_specs(prof: Profile) -> list:
+    """Table 2's tuned rows, for ``all_specs``: a model whose trials are not all cached is left out
+    (``execution.fill_profile`` adds it after the trials ran)."""
+    return tuned_table2_specs(prof, cached_only=True)
+
+
 def available_models(names=ALL_MODELS) -> tuple:
     known = set(models.model_names())
     return tuple(m for m in names if m in known)
@@ -406,8 +469,9 @@ def learned_table2_specs(prof: Profile) -> list:
 def all_specs(prof: Profile) -> list:
     """Every run the notebooks of a profile need, each once, in order of importance: Table 2 first,
     then the released-code runs, Tables 3-4, Figure 4, Figure 5, Table 5, the tie-order comparison."""
-    builders = (learned_table2_specs, simple_trial_specs, released_specs, code_settings_specs, gap_specs, table3_specs,
-                table4_specs, omega_specs, seq_len_specs, dim_specs, runtime_specs, _tie_order_grid_specs)
+    builders = (learned_table2_specs, simple_trial_specs, learned_trial_specs, released_specs, code_settings_specs,
+                gap_specs, table3_specs, table4_specs, omega_specs, seq_len_specs, dim_specs, runtime_specs,
+                _tie_order_grid_specs, _tuned_grid_specs)
     seen, out = set(), []
     for build in builders:
         for spec in build(prof):
@@ -421,5 +485,6 @@ __all__ = ["all_specs", "PROFILES", "Profile", "profile", "spec_for", "table2_sp
            "tuned_specs", "code_settings_specs", "table3_specs", "table4_specs", "omega_specs", "seq_len_specs",
            "dim_specs", "runtime_specs", "figure3_spec", "available_models", "ALL_MODELS", "PAPER_BASELINES",
            "EXTRA_BASELINES", "SIMPLE_BASELINES", "LIGHT_MODELS", "MODEL_LABELS", "AGGREGATIONS", "simple_baseline_spec",
-           "simple_trial_specs", "simple_baseline_choices", "gap_specs", "NON_SEQUENTIAL", "tie_order_specs",
+           "simple_trial_specs", "simple_baseline_choices", "learned_trial_specs", "tuned_table2_specs",
+           "tuned_choices", "rq1_specs", "LEARNED_MODELS", "gap_specs", "NON_SEQUENTIAL", "tie_order_specs",
            "tie_order_models", "strongest_baselines"]

@@ -119,6 +119,16 @@ def search_space(model: str) -> dict:
     return space
 
 
+def describe_space(model: str) -> str:
+    """The model's search space in one readable line (for the notebooks)."""
+    def one(dist):
+        if isinstance(dist, Choice):
+            return "{" + ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in dist.values) + "}"
+        return f"log-uniform [{dist.low:g}, {dist.high:g}]"
+    return "; ".join(f"{'/'.join(k) if isinstance(k, tuple) else k} in {one(d)}"
+                     for k, d in search_space(model).items()) or "nothing to tune"
+
+
 def _draw_seed(model: str, seed: int) -> int:
     return int.from_bytes(hashlib.sha256(f"{model}/{seed}".encode()).digest()[:8], "little")
 

@@ -144,3 +144,35 @@ def test_chosen_runs_reseed_the_chosen_trial(tmp_path, monkeypatch):
 def test_simple_baselines_stay_out_of_the_d_sweeps():
     for name in ("full", "standard", "quick", "tiny"):
         assert not set(study.profile(name).dim_models) & set(study.SIMPLE_BASELINES)
+
+
+def test_learned_models_are_tuned_alike_and_rq1_reads_their_tuned_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTREC_RESULTS_DIR", str(tmp_path))
+    prof = study.profile("tiny")  # tunes bprmf and attrec on the synthetic set, 2 trials each
+    trials = study.learned_trial_specs(prof)
+    assert [s.model for s in trials] == ["bprmf"] * 2 + ["attrec"] * 2
+    assert {(s.train_config["epochs"], s.train_config["patience"]) for s in trials} == {(2, 0)}  # one budget
+    assert all(s in study.all_specs(prof) for s in trials)
+    # The chosen settings need every trial: before the trials ran, the plan leaves the tuned rows out.
+    assert study.tuned_table2_specs(prof, cached_only=True) == []
+    experiments.run_grid(trials, progress=False)
+    tuned = study.tuned_table2_specs(prof, cached_only=True)
+    assert tuned == study.tuned_table2_specs(prof) and {s.model for s in tuned} == {"bprmf", "attrec"}
+    for spec in tuned:  # each one the trial with the best validation HR@50, at the table's seeds
+        assert spec == tuning.tune(prof, spec.dataset, spec.model, prof.tuning)["spec"]
+    assert all(s in study.all_specs(prof) for s in tuned)
+    # RQ1 compares the tuned AttRec with the tuned BPRMF; untuned models keep their Table 2 runs.
+    rq1 = study.rq1_specs(prof)
+    untuned = study.table2_specs(prof, study.available_models())
+    assert [s for s in rq1 if s.model in ("bprmf", "attrec")] == tuned
+    assert [s for s in rq1 if s.model not in ("bprmf", "attrec")] == [s for s in untuned if s.model not in ("bprmf", "attrec")]
+    choices = study.tuned_choices(prof)
+    assert list(choices["trials"]) == [2, 2] and "omega=" in choices["chosen setting"].iloc[1]
+
+
+def test_a_profile_refuses_to_tune_a_model_without_a_search_space():
+    import dataclasses
+    for bad in ("pop", "ease"):
+        with pytest.raises(ValueError, match=bad):
+            dataclasses.replace(study.profile("tiny"), tuned_models=(bad,))
+    assert set(study.profile("full").tuned_models) == set(LEARNED) | {"attrec"}
