@@ -111,33 +111,60 @@ def _recorded_runs() -> list[dict]:
     for path in sorted(paths.results_dir().glob("*.json")):
         try:
             r = json.loads(path.read_text())
-            out.append({"dataset": r["spec"]["dataset"], "model": r["spec"]["model"],
-                        "per_epoch": float(r["seconds_per_epoch"]), "epochs": int(r["epochs_run"]),
-                        "total": float(r["wall_seconds"])})
+            per_epoch, epochs = float(r["seconds_per_epoch"]), int(r["epochs_run"])
+            wall = r.get("wall_seconds")  # absent: no evaluation overhead known
+            out.append({"dataset": r["spec"]["dataset"], "model": r["spec"]["model"], "per_epoch": per_epoch,
+                        "epochs": epochs, "total": per_epoch * epochs if wall is None else float(wall)})
         except (OSError, ValueError, KeyError, TypeError):
             continue  # an unreadable file only costs the estimate one sample
     return out
 
 
-def estimate_seconds(specs, recorded=None) -> list[float | None]:
+def _train_interactions(dataset: str) -> int | None:
+    """Training items of ``dataset`` under the validation protocol (the size an epoch scales
+    with); None when the data set cannot be loaded here."""
+    if dataset not in _SIZES:
+        try:
+            split = experiments.load_split(dataset, "stable", True)
+            _SIZES[dataset] = int(sum(len(seq) for seq in split.train))
+        except Exception:  # no data here: no size, so no scaled estimate
+            _SIZES[dataset] = None
+    return _SIZES[dataset]
+
+
+_SIZES: dict = {}
+
+
+def estimate_seconds(specs, recorded=None, with_basis: bool = False) -> list:
     """Expected wall seconds of each spec: the median recorded seconds per epoch of cached runs of
     the same model and data set, times the median number of epochs they ran (capped by the spec's
     epoch limit), scaled by their median ratio of wall time to training time (evaluation
-    overhead). None where no such run is cached."""
+    overhead). Where the model has runs on other data sets only, their per-epoch time per training
+    item times this data set's training items (and their median epochs and overhead). None where
+    the model has no cached run at all. ``with_basis``: (seconds, "same" | "scaled" | None) pairs."""
     recorded = _recorded_runs() if recorded is None else recorded
     by_pair: dict = {}
+    by_model: dict = {}
     for r in recorded:
         by_pair.setdefault((r["dataset"], r["model"]), []).append(r)
+        by_model.setdefault(r["model"], []).append(r)
     out = []
     for spec in specs:
-        runs = by_pair.get((spec.dataset, spec.model))
+        runs, basis = by_pair.get((spec.dataset, spec.model)), "same"
+        per_epoch = statistics.median(r["per_epoch"] for r in runs) if runs else None
+        if not runs and by_model.get(spec.model) and _train_interactions(spec.dataset):
+            runs = [r for r in by_model[spec.model] if _train_interactions(r["dataset"])]
+            if runs:
+                basis = "scaled"
+                per_item = statistics.median(r["per_epoch"] / _train_interactions(r["dataset"]) for r in runs)
+                per_epoch = per_item * _train_interactions(spec.dataset)
         if not runs:
-            out.append(None)
+            out.append((None, None) if with_basis else None)
             continue
-        per_epoch = statistics.median(r["per_epoch"] for r in runs)
         epochs = min(statistics.median(r["epochs"] for r in runs), spec.train_config.get("epochs") or 10**9)
-        overhead = statistics.median(r["total"] / max(r["per_epoch"] * r["epochs"], 1e-9) for r in runs)
-        out.append(per_epoch * epochs * overhead)
+        overhead = statistics.median(r["total"] / max(r["per_epoch"] * r["epochs"], 1e-12) for r in runs)
+        seconds = per_epoch * epochs * overhead
+        out.append((seconds, basis) if with_basis else seconds)
     return out
 
 

@@ -501,14 +501,19 @@ class Plan:
     estimated_seconds: float  # compute time of the runs to train that have a timing on record
     estimated_runs: int  # runs to train with an estimate (same model and data set cached before)
     missing: tuple = ()  # the specs to train, in order
+    scaled_runs: int = 0  # of the estimated ones, those scaled from the model's runs on other data sets
 
     @property
     def basis(self) -> str:
         text = (f"basis: median recorded s/epoch of cached runs of the same model and data set x their median "
-                f"epochs run (at most the run's epoch cap), for {self.estimated_runs} of {self.to_compute} runs")
+                f"epochs run (at most the run's epoch cap) x their wall/training time, for "
+                f"{self.estimated_runs - self.scaled_runs} of {self.to_compute} runs")
+        if self.scaled_runs:
+            text += (f"; for {self.scaled_runs} more, the model's s/epoch per training item on other data sets "
+                     "x this set's training items")
         unknown = self.to_compute - self.estimated_runs
         if unknown:
-            text += f"; {unknown} run(s) with no such timing on record are left out"
+            text += f"; {unknown} run(s) of models with no timing on record are left out"
         return text
 
     def describe(self) -> str:
@@ -518,41 +523,22 @@ class Plan:
             clock = f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min {rest % 60:02d} s"
             lines.append(f"estimated compute time: {clock} at the recorded speed ({self.basis})")
         elif self.to_compute:
-            lines.append("estimated compute time: unknown (no cached run of the same model and data set "
-                         "has a recorded speed)")
+            lines.append("estimated compute time: unknown (no cached run of these models has a recorded speed)")
         return "\n".join(lines)
-
-
-def _recorded_timings() -> dict:
-    """(dataset, model) -> list of (seconds per epoch, epochs run) of every cached result."""
-    timings = {}
-    folder = paths.results_dir()
-    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
-        try:
-            result = json.loads(path.read_text())
-            key = (result["spec"]["dataset"], result["spec"]["model"])
-            timings.setdefault(key, []).append((float(result["seconds_per_epoch"]), int(result["epochs_run"])))
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # not a result file (or a damaged one): no timing from it
-    return timings
 
 
 def plan(specs) -> Plan:
     """Count the distinct runs ``specs`` need, how many are cached, and estimate the compute time of
-    the rest from the recorded speed of cached runs of the same model on the same data set."""
+    the rest (:func:`execution.estimate_seconds`: the recorded speed of cached runs of the same
+    model on the same data set, else on other data sets scaled by training items)."""
+    from .execution import estimate_seconds
     unique = list({spec.key: spec for spec in specs}.values())
     missing = [s for s in unique if load_result(s) is None]
-    timings = _recorded_timings() if missing else {}
-    seconds, estimated = 0.0, 0
-    for spec in missing:
-        seen = timings.get((spec.dataset, spec.model))
-        if not seen:
-            continue
-        per_epoch = statistics.median(t for t, _ in seen)
-        epochs = min(statistics.median(n for _, n in seen), spec.train_config.get("epochs", float("inf")))
-        seconds += per_epoch * epochs
-        estimated += 1
-    return Plan(len(unique), len(unique) - len(missing), len(missing), seconds, estimated, tuple(missing))
+    estimates = estimate_seconds(missing, with_basis=True) if missing else []
+    seconds = sum(e for e, _ in estimates if e is not None)
+    estimated = sum(1 for e, _ in estimates if e is not None)
+    scaled = sum(1 for _, how in estimates if how == "scaled")
+    return Plan(len(unique), len(unique) - len(missing), len(missing), seconds, estimated, tuple(missing), scaled)
 
 
 def trained_model(spec: RunSpec, device="cpu", progress: bool = False):

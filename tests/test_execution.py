@@ -82,6 +82,19 @@ def test_estimate_uses_runs_of_the_same_model_and_data_set():
     assert est[2] is None  # BPRMF was recorded on another data set only
 
 
+def test_estimate_scales_a_models_runs_on_other_data_sets_by_training_items(monkeypatch):
+    sizes = {"small": 1000, "big": 5000, "synthetic-planted": 2000}
+    monkeypatch.setattr(execution, "_train_interactions", lambda ds: sizes.get(ds))
+    recorded = [  # BPRMF: 1 ms per training item on "small", 2 ms on "big"; wall = 1.5 x training time
+        {"dataset": "small", "model": "bprmf", "per_epoch": 1.0, "epochs": 10, "total": 15.0},
+        {"dataset": "big", "model": "bprmf", "per_epoch": 10.0, "epochs": 20, "total": 300.0},
+    ]
+    est = execution.estimate_seconds([_spec("bprmf", epochs=100), _spec("attrec")], recorded, with_basis=True)
+    # median of 1 ms and 2 ms per item x 2000 items = 3 s/epoch; median 15 epochs; overhead 1.5
+    assert est[0][0] == pytest.approx(3.0 * 15 * 1.5) and est[0][1] == "scaled"
+    assert est[1] == (None, None)  # no AttRec run anywhere
+
+
 def test_eta_counts_parallel_workers_and_corrects_by_measured_time(monkeypatch):
     specs = [_spec(), _spec("bprmf"), _spec(epochs=3)]
     monkeypatch.setattr(execution, "estimate_seconds", lambda s: [10.0, None, 30.0])
