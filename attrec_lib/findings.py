@@ -216,14 +216,24 @@ def runtime(table5: pd.DataFrame) -> str:
     return "**Findings.** " + _list(parts) + "."
 
 
+def _split_sources(claims: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the paper's claims, the questions beyond the paper) of the verdict rows."""
+    if "source" not in claims:
+        return claims, claims.iloc[0:0]
+    paper = claims["source"] == "paper"
+    return claims[paper], claims[~paper]
+
+
 def verdict(claims: pd.DataFrame) -> str:
-    """Notebook 08: how many of the paper's claims hold."""
+    """Notebook 08: how many of the paper's claims hold (and the answers beyond the paper)."""
+    claims, ours = _split_sources(claims)
     counts = claims["holds?"].value_counts()
     listed = ", ".join(f"{n} {k}" for k, n in counts.items())
     holds = [c for c, h in zip(claims["claim"], claims["holds?"]) if h == "yes"]
     fails = [c for c, h in zip(claims["claim"], claims["holds?"]) if h == "no"]
+    beyond = "".join(f" Beyond the paper: *{c}*: {h}." for c, h in zip(ours["claim"], ours["holds?"]))
     return (f"**Findings.** Of the paper's {len(claims)} claims tested here: {listed}. "
-            f"Holding: {', '.join(holds) or 'none'}. Not holding: {', '.join(fails) or 'none'}.")
+            f"Holding: {', '.join(holds) or 'none'}. Not holding: {', '.join(fails) or 'none'}.{beyond}")
 
 
 def datasets_conclusion(table: pd.DataFrame) -> str:
@@ -237,12 +247,16 @@ def datasets_conclusion(table: pd.DataFrame) -> str:
 
 
 def verdict_conclusion(claims: pd.DataFrame) -> str:
-    """Notebook 08's closing paragraph: the claims that do not hold, with the rule that decided."""
+    """Notebook 08's closing paragraph: the claims that do not hold, with the rule that decided
+    (the paper's claims counted; a question beyond the paper listed after them)."""
+    paper, ours = _split_sources(claims)
     failing = claims[claims["holds?"] != "yes"]
+    n_fail = int((paper["holds?"] != "yes").sum())
     if failing.empty:
-        return f"**Conclusion.** All {len(claims)} claims tested here hold."
-    return (f"**Conclusion.** {len(claims) - len(failing)} of {len(claims)} claims hold as stated. The others: "
-            + " ".join(f"*{r['claim']}*: {r['holds?']} ({r['why']})." for r in failing.to_dict("records")))
+        return f"**Conclusion.** All {len(paper)} claims of the paper tested here hold."
+    return (f"**Conclusion.** {len(paper) - n_fail} of the paper's {len(paper)} claims tested here hold as stated. "
+            "The others: " + " ".join(f"*{r['claim']}*{' (beyond the paper)' if r.get('source', 'paper') != 'paper' else ''}"
+                                      f": {r['holds?']} ({r['why']})." for r in failing.to_dict("records")))
 
 
 def conclusion(rows) -> str:

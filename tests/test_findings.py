@@ -75,7 +75,18 @@ def test_verdict_counts_the_claims():
     text = findings.verdict(claims)
     assert "Of the paper's 3 claims" in text and "Holding: A." in text and "Not holding: B." in text
     conclusion = findings.verdict_conclusion(claims)
-    assert "1 of 3 claims hold" in conclusion and "*B*: no (r2)" in conclusion and "*A*" not in conclusion
+    assert "1 of the paper's 3 claims tested here hold" in conclusion and "*B*: no (r2)" in conclusion
+    assert "*A*" not in conclusion
+
+
+def test_a_question_beyond_the_paper_is_not_counted_as_a_paper_claim():
+    claims = pd.DataFrame({"claim": ["A", "B", "S"], "holds?": ["yes", "no", "no"], "why": ["r1", "r2", "r3"],
+                           "ours": ["x", "y", "z"], "source": ["paper", "paper", "beyond the paper"]})
+    text = findings.verdict(claims)
+    assert "Of the paper's 2 claims tested here: 1 yes, 1 no" in text and "Not holding: B." in text
+    assert "Beyond the paper: *S*: no." in text
+    conclusion = findings.verdict_conclusion(claims)
+    assert "1 of the paper's 2 claims" in conclusion and "*S* (beyond the paper): no (r3)" in conclusion
 
 
 def test_datasets_lists_exact_and_different_counts():
