@@ -397,6 +397,16 @@ def _wait_started(proc, log_path: str, timeout: float = 300.0) -> bool:
     return False
 
 
+_TOKEN: list = []
+
+
+def _process_token() -> str:
+    import secrets
+    if not _TOKEN:
+        _TOKEN.append(secrets.token_hex(32))
+    return _TOKEN[0]
+
+
 @contextlib.contextmanager
 def _ray_session(workers, address):
     """Connected to Ray inside the block: a local loopback instance (:func:`local_head`, started
@@ -407,9 +417,10 @@ def _ray_session(workers, address):
     if loopback:
         os.environ[_RAY_SINGLE_MACHINE_ENV] = "0"
     if address is None and not (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")):
-        # A fresh token for our own instance (Ray would otherwise create one under ~/.ray).
-        import secrets
-        os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
+        # A token for our own instances (Ray would otherwise create one under ~/.ray): one per
+        # process, since Ray reads it once, and a second grid in this process (fill_profile's second
+        # phase) must present the same token to its new instance.
+        os.environ["RAY_AUTH_TOKEN"] = _process_token()
         os.environ["RAY_AUTH_MODE"] = "token"
     import logging
 

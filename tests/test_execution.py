@@ -217,6 +217,31 @@ def test_tiny_profile_on_local_ray_survives_ctrl_c_and_matches_serial(serial, tm
     _assert_same_runs(serial, done)
 
 
+TWO_GRIDS = """
+from attrec_lib import execution, study
+specs = study.all_specs(study.profile("tiny"))[:4]
+execution.run_specs(specs[:2], workers=2, progress=False)
+execution.run_specs(specs[2:], workers=2, progress=False)  # a second local instance, same process
+print("two grids done")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_two_grids_in_one_process_each_start_their_own_local_ray(serial, tmp_path, ray_tmp):
+    # fill_profile runs a second grid after the first (the runs chosen on the first's results):
+    # the second local instance must accept this process's connection as the first did.
+    results = tmp_path / "results"
+    proc = subprocess.Popen([PY, "-c", TWO_GRIDS], env=_env(results, ray_tmp, TMPDIR=str(ray_tmp)),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    out, err = proc.communicate(timeout=500)
+    assert proc.returncode == 0 and "two grids done" in out, err[-3000:]
+    assert _wait_gone(proc.pid) == [] and _mentioning(ray_tmp) == [], "Ray processes are left after the grids"
+    done = _results(results)
+    assert len(done) == 4
+    _assert_same_runs(serial, done)
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
