@@ -66,6 +66,29 @@ def test_paired_test_p_value_is_the_two_sided_wilcoxon():
     assert tables.paired_test(users, "a", "b")["p (HR@50)"] == pytest.approx(stats.wilcoxon(diff).pvalue)
 
 
+def test_paired_test_ties_what_float_noise_sets_apart():
+    # Per-user HR@50 averaged over three seeds: A's 2/3 - B's 1 and A's 1/3 - B's 0 must tie in
+    # size with opposite signs, although the floats differ in their last bit.
+    import pandas as pd
+    from scipy import stats
+    hits = {"gain_third": ([1, 0, 0], 0), "loss_third": ([1, 1, 0], 1), "gain_two": ([1, 1, 0], 0),
+            "loss_two": ([1, 0, 0], 1), "none": ([0, 0, 0], 0)}
+    counts = {"gain_third": 53, "loss_third": 51, "gain_two": 54, "loss_two": 32, "none": 600}
+    rows = []
+    user = 0
+    for kind, n in counts.items():
+        seeds, b = hits[kind]
+        for _ in range(n):
+            rows += [{"model": "a", "user": user, "seed": s, "hr@50": float(h), "mrr": 0.0} for s, h in enumerate(seeds)]
+            rows.append({"model": "b", "user": user, "seed": 0, "hr@50": float(b), "mrr": 0.0})
+            user += 1
+    exact = np.r_[np.full(53, 1 / 3), np.full(51, -1 / 3), np.full(54, 2 / 3), np.full(32, -2 / 3), np.zeros(600)]
+    exact = np.round(exact, 12)  # the same values, exactly tied in size
+    p = tables.paired_test(pd.DataFrame(rows), "a", "b")["p (HR@50)"]
+    assert p == pytest.approx(stats.wilcoxon(exact).pvalue)
+    assert p != pytest.approx(stats.wilcoxon(exact + np.where(exact < 0, -1e-16, 0)).pvalue)  # noise would move it
+
+
 def test_strongest_baseline_is_chosen_on_validation_not_test():
     # x is better on test, y on validation: the choice must be y
     df = rows(dataset=["d"] * 6, model=["x", "x", "y", "y", "attrec", "attrec"],
