@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .data import dataset_names
     from .data.registry import SYNTHETIC
     from .data.preprocess import TIE_RULES
-    from .study import PROFILES
+    from .study import PARTS, PROFILES
     from .train import PROTOCOLS
 
     parser = argparse.ArgumentParser(prog="python -m attrec_lib", description=__doc__,
@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--address", default=None,
                    help="join the Ray cluster at this address (default: $RAY_ADDRESS) instead of starting one")
     g.add_argument("--list", action="store_true", help="only print the specs and whether they are cached")
+    g.add_argument("--part", action="append", choices=PARTS, metavar="PART",
+                   help="only these groups of runs (repeatable), e.g. --part tuning-trials to go on with the "
+                        f"tuning; one of: {', '.join(PARTS)}")
     pl = sub.add_parser("plan", help="print the runs a profile needs, how many are cached, and the estimated time")
     pl.add_argument("--profile", default=paper.PUBLISHED_PROFILE, choices=PROFILES,
                     help=f"one of: {', '.join(PROFILES)} (default {paper.PUBLISHED_PROFILE})")
@@ -136,7 +139,7 @@ def _grid(args) -> int:
     from . import experiments, study
     index, count = args.shard
     prof = study.profile(args.profile)
-    specs = study.all_specs(prof)
+    specs = study.all_specs(prof, parts=args.part)
     plan = experiments.plan(specs)
     missing = list(plan.missing)
     print(f"profile {prof.name}: {plan.describe()}", flush=True)
@@ -158,8 +161,13 @@ def _grid(args) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:
-        if count == 1:
+        if count == 1 and args.part is None:
             execution.fill_profile(prof, workers=workers, address=args.address, device=args.device)
+        elif count == 1:
+            execution.run_specs(missing, workers=workers, address=args.address, device=args.device)
+            if "tuning-trials" in args.part:  # each tuned model's chosen setting, now that its trials ran
+                execution.run_specs(study.tuned_table2_specs(prof), workers=workers, address=args.address,
+                                    device=args.device)
         else:
             execution.run_specs(missing[index::count], workers=workers, address=args.address, device=args.device)
     except execution.GridFailed as err:

@@ -466,14 +466,31 @@ def learned_table2_specs(prof: Profile) -> list:
     return table2_specs(prof, available_models(tuple(m for m in ALL_MODELS if m not in SIMPLE_BASELINES)))
 
 
-def all_specs(prof: Profile) -> list:
-    """Every run the notebooks of a profile need, each once, in order of importance: Table 2 first,
-    then the released-code runs, Tables 3-4, Figure 4, Figure 5, Table 5, the tie-order comparison."""
-    builders = (learned_table2_specs, simple_trial_specs, learned_trial_specs, released_specs, code_settings_specs,
-                gap_specs, table3_specs, table4_specs, omega_specs, seq_len_specs, dim_specs, runtime_specs,
-                _tie_order_grid_specs, _tuned_grid_specs)
+def _parts() -> dict:
+    """The groups of runs a profile needs, by name, in order of importance (``grid --part``)."""
+    return {"table2": learned_table2_specs, "simple-trials": simple_trial_specs, "tuning-trials": learned_trial_specs,
+            "released": lambda p: released_specs(p) + code_settings_specs(p) + gap_specs(p),
+            "table3": table3_specs, "table4": table4_specs, "figure4": lambda p: omega_specs(p) + seq_len_specs(p),
+            "figure5": dim_specs, "table5": runtime_specs, "tie-order": _tie_order_grid_specs,
+            "tuned": _tuned_grid_specs}
+
+
+PARTS = tuple(_parts())
+
+
+def all_specs(prof: Profile, parts=None) -> list:
+    """Every run the notebooks of a profile need, each once, in order of importance: Table 2 first
+    (its learned models, then the simple baselines' trials), the learned models' tuning trials,
+    the released-code runs, Tables 3-4, Figure 4, Figure 5, Table 5, the tie-order comparison, the
+    tuned models' chosen settings. ``parts``: only these groups (names of :data:`PARTS`)."""
+    builders = _parts()
+    unknown = sorted(set(parts or ()) - set(builders))
+    if unknown:
+        raise ValueError(f"unknown part(s) {unknown}; known parts: {list(PARTS)}")
     seen, out = set(), []
-    for build in builders:
+    for name, build in builders.items():
+        if parts is not None and name not in parts:
+            continue
         for spec in build(prof):
             if spec.key not in seen:
                 seen.add(spec.key)
@@ -481,7 +498,7 @@ def all_specs(prof: Profile) -> list:
     return out
 
 
-__all__ = ["all_specs", "PROFILES", "Profile", "profile", "spec_for", "table2_specs", "released_specs",
+__all__ = ["all_specs", "PARTS", "PROFILES", "Profile", "profile", "spec_for", "table2_specs", "released_specs",
            "tuned_specs", "code_settings_specs", "table3_specs", "table4_specs", "omega_specs", "seq_len_specs",
            "dim_specs", "runtime_specs", "figure3_spec", "available_models", "ALL_MODELS", "PAPER_BASELINES",
            "EXTRA_BASELINES", "SIMPLE_BASELINES", "LIGHT_MODELS", "MODEL_LABELS", "AGGREGATIONS", "simple_baseline_spec",

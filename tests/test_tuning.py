@@ -176,3 +176,13 @@ def test_a_profile_refuses_to_tune_a_model_without_a_search_space():
         with pytest.raises(ValueError, match=bad):
             dataclasses.replace(study.profile("tiny"), tuned_models=(bad,))
     assert set(study.profile("full").tuned_models) == set(LEARNED) | {"attrec"}
+
+
+def test_the_plan_in_parts_adds_up_to_the_whole(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTREC_RESULTS_DIR", str(tmp_path))
+    prof = study.profile("tiny")
+    assert study.all_specs(prof, parts=["tuning-trials"]) == study.learned_trial_specs(prof)
+    together = {s.key for part in study.PARTS for s in study.all_specs(prof, parts=[part])}
+    assert together == {s.key for s in study.all_specs(prof)}
+    with pytest.raises(ValueError, match="unknown part"):
+        study.all_specs(prof, parts=["tuning"])
