@@ -66,14 +66,16 @@ def comparison(df: pd.DataFrame, test: pd.DataFrame, labels: dict | None = None,
     for r in test.to_dict("records"):
         ds = r["dataset"]
         paper = paper_numbers.table2_value(paper_set(ds), "attrec", "hr@50")
-        vs_paper = f" (paper {paper:.4f}, {r['AttRec HR@50'] - paper:+.4f})" if paper is not None else ""
+        pset = paper_set(ds)
+        where = "" if pset == ds else f" on {pset}, which this set stands in for:"
+        vs_paper = f" (paper{where} {paper:.4f}, {r['AttRec HR@50'] - paper:+.4f})" if paper is not None else ""
         if r["p (HR@50)"] >= 0.05:
             verdict = "not significantly different from it"
         else:
             verdict = "significantly better" if r["ΔHR@50"] > 0 else "significantly worse"
-        which = " run (Pop and the simple ones; the learned baselines were not run here)" if ds in light else ""
+        which = " (of Pop and the simple ones: the learned baselines were not run on this set)" if ds in light else ""
         parts.append(f"on {ds}, AttRec reaches HR@50 {r['AttRec HR@50']:.4f}{vs_paper}; the strongest "
-                     f"baseline{which} here is {_label(r['best baseline'], labels)} at {r['baseline HR@50']:.4f}, "
+                     f"baseline here{which} is {_label(r['best baseline'], labels)} at {r['baseline HR@50']:.4f}, "
                      f"so AttRec is {verdict} (Wilcoxon p = {r['p (HR@50)']:.2e})")
     if test.empty:
         for ds, part in means.groupby(level="dataset", sort=False):

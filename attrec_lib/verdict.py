@@ -119,8 +119,8 @@ def claim_beats_simple_baselines(prof) -> dict:
                 _holds(bool(r["AttRec better (p<0.05)"]) for r in test.to_dict("records")),
                 "per data set the simple baseline with the best validation HR@50 (each tuned on validation, "
                 f"{prof.tuning.n_trials} trials), against AttRec (mean of {len(prof.seeds)} seeds; "
-                f"{'tuned alike on ' + ', '.join(prof.tuned_datasets) + ', ' if prof.tuned_models else ''}"
-                "the paper's settings elsewhere): paired Wilcoxon test over users of validation-selected HR@50, p < 0.05",
+                f"{'tuned alike on ' + ', '.join(prof.tuned_datasets) + ', the paper' if prof.tuned_models else 'the paper'}"
+                f"'s settings{' elsewhere' if prof.tuned_models else ''}): paired Wilcoxon test over users of validation-selected HR@50, p < 0.05",
                 source="beyond the paper")
 
 

@@ -98,6 +98,17 @@ def test_datasets_lists_exact_and_different_counts():
     assert "lastfm (-15 users, -11 items, -2097 interactions)" in text and "offline: 1 (ml-1m)" in text
 
 
+def test_comparison_names_the_paper_set_of_a_stand_in_and_a_light_sets_baselines():
+    from attrec_lib import paper_numbers
+    df = pd.DataFrame({"dataset": ["ml-1m-first2999"] * 2, "model": ["attrec", "sknn"], "hr@50": [0.52, 0.47]})
+    test = pd.DataFrame([{"dataset": "ml-1m-first2999", "best baseline": "sknn", "AttRec HR@50": 0.52,
+                          "baseline HR@50": 0.47, "ΔHR@50": 0.05, "p (HR@50)": 0.001, "AttRec better (p<0.05)": True}])
+    text = findings.comparison(df, test, {"sknn": "SKNN"}, light=("ml-1m-first2999",))
+    paper = paper_numbers.table2_value("ml-1m", "attrec", "hr@50")
+    assert f"(paper on ml-1m, which this set stands in for: {paper:.4f}" in text
+    assert "the strongest baseline here (of Pop and the simple ones: the learned baselines were not run" in text
+
+
 def test_comparison_says_not_significant_when_the_test_says_so():
     df = pd.DataFrame({"dataset": ["ml-100k"] * 2, "model": ["attrec", "caser"], "hr@50": [0.49, 0.50]})
     test = pd.DataFrame([{"dataset": "ml-100k", "best baseline": "caser", "AttRec HR@50": 0.49, "baseline HR@50": 0.50,
