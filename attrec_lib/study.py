@@ -9,10 +9,12 @@ model registry (``models/__init__.py``), the paper's numbers from ``paper_number
 Profiles
 --------
 ``full``   every data set present (paper sets, else the labelled stand-ins), 3 seeds for the
-           tables, the paper's sweep points.
-``standard`` the full profile without ML-1M's learned baselines: its stand-in (users 1-2999 of
-           ML-1M, five times the cost per run) is a *light* Table 2 data set, where only AttRec,
-           Pop and the simple baselines run. What the committed notebooks were built with on 2 cores.
+           tables and for every sweep point (an sd band in Figures 4 and 5), the paper's sweep
+           points, every learned model tuned on ML-100K and LastFM.
+``standard`` what the committed notebooks were built with on 2 cores: the paper's sets present,
+           the ML-1M stand-in (users 1-2999 of ML-1M, five times the cost per run) as a *light*
+           Table 2 data set where only AttRec, Pop and the simple baselines run, one seed per sweep
+           point, fewer d values, no tuning of the learned models (see :func:`_standard`).
 ``quick``  ML-100K only, one seed, fewer epochs and sweep points (about 10 minutes on 2 cores).
 ``tiny``   the synthetic planted data set with tiny models: checks that every notebook runs.
 """
@@ -115,7 +117,7 @@ PAPER_SEQ_LENS = (1, 2, 3, 5, 7, 9)
 
 def _full() -> Profile:
     return Profile(name="full", datasets=_present(dataset_names()), ablation_datasets=_ablation_sets(),
-                   seeds=(0, 1, 2), sweep_seeds=(0,), epochs=40, patience=5, omegas=PAPER_OMEGAS,
+                   seeds=(0, 1, 2), sweep_seeds=(0, 1, 2), epochs=40, patience=5, omegas=PAPER_OMEGAS,
                    seq_lens=PAPER_SEQ_LENS, dims=(10, 25, 50, 100, 150),
                    dim_models=tuple(m for m in ALL_MODELS if m not in SIMPLE_BASELINES),
                    tuned_models=LEARNED_MODELS, tuned_datasets=_present(("ml-100k", "lastfm")))
