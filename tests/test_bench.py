@@ -32,3 +32,15 @@ def test_flop_model_grows_with_d_squared():
 def test_check_targets_flags_a_miss():
     row = {"dataset": "ml-100k", "model": "attrec", "preset": "paper", "threads": 2, "epoch_s": 2.0}
     assert bench.check_targets([row])[0].startswith("MISS")
+
+
+def test_grid_wall_times_a_profile_from_an_empty_cache_and_compares_engines(tmp_path, monkeypatch):
+    # Two in-process engines (no Ray: the Ray path is tested in test_execution.py): the script
+    # times each from its own empty results folder and finds the results identical.
+    from attrec_lib.bench import grid_wall
+    out = tmp_path / "grid-wall.json"
+    report = grid_wall.main(["--profile", "tiny", "--workers", "0", "0", "--out", str(out)])
+    assert [t["workers"] for t in report["timings"]] == [0, 0]
+    assert all(t["wall_seconds"] > 0 and t["result_files"] >= 18 and t["pss_mib"] > 0 for t in report["timings"])
+    assert report["identical"][0]["identical"] and not report["identical"][0]["differing"]
+    assert out.exists()

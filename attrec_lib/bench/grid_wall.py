@@ -113,8 +113,8 @@ def main(argv=None) -> dict:
               "cpus": os.cpu_count(), "load_before": os.getloadavg(), "timings": []}
     with tempfile.TemporaryDirectory(prefix="grid-wall-") as tmp:
         folders = []
-        for workers in args.workers:
-            folder = Path(tmp) / f"workers-{workers}"
+        for i, workers in enumerate(args.workers):
+            folder = Path(tmp) / f"{i}-workers-{workers}"
             folder.mkdir()
             print(f"workers={workers}: running ...", flush=True)
             timing = run_once(args.profile, workers, folder, args.sample)
