@@ -16,8 +16,9 @@ SETUP := $(if $(filter 1,$(NO_SETUP)),,setup)
 CLI := $(PY) -m attrec_lib $(if $(filter 1,$(DEBUG)),--debug,)
 WORKERS ?=
 ADDRESS ?=
+GRID_PROFILE ?= quick
 
-.PHONY: help setup paper plan test unit nbval bench gpu-check goldens clean-data site site-test
+.PHONY: help setup paper plan test unit nbval bench bench-grid gpu-check goldens clean-data site site-test
 
 help:  ## list the targets and variables
 	@echo "make <target> [VARIABLE=value ...]"
@@ -58,6 +59,9 @@ nbval: $(SETUP)  ## check the committed notebooks' outputs against a re-executio
 
 bench: $(SETUP)  ## speed / memory benchmark (prints a table, writes bench/)
 	$(PY) -m attrec_lib.bench
+
+bench-grid: $(SETUP)  ## a profile's grid from an empty cache, serial vs local Ray: wall time, peak memory (GRID_PROFILE=quick)
+	$(PY) -m attrec_lib.bench.grid_wall --profile $(GRID_PROFILE) --workers 0 $(or $(WORKERS),2)
 
 goldens: $(SETUP)  ## recompute tests/goldens/ (after bumping RESULTS_VERSION when numbers change)
 	$(PY) -m attrec_lib.goldens
