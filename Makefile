@@ -44,8 +44,8 @@ paper: $(SETUP)  ## print the plan, execute every notebook, publish only when al
 	$(CLI) paper --profile $(PROFILE) $(if $(filter 1,$(FRESH)),--fresh,) $(if $(filter 1,$(PUBLISH)),--publish,) \
 		$(if $(WORKERS),--workers $(WORKERS),) $(if $(ADDRESS),--address $(ADDRESS),) $(NOTEBOOKS)
 
-plan: $(SETUP)  ## print runs needed / cached / to compute and the estimated time, run nothing
-	$(CLI) plan --profile $(PROFILE)
+plan: $(SETUP)  ## print runs needed / cached / to compute and the estimated time (per group of runs too), run nothing
+	$(CLI) plan --profile $(PROFILE) --by-part
 
 test: unit nbval  ## unit tests + nbval on the committed notebooks (writes nothing tracked)
 

@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl = sub.add_parser("plan", help="print the runs a profile needs, how many are cached, and the estimated time")
     pl.add_argument("--profile", default=paper.PUBLISHED_PROFILE, choices=PROFILES,
                     help=f"one of: {', '.join(PROFILES)} (default {paper.PUBLISHED_PROFILE})")
+    pl.add_argument("--by-part", action="store_true",
+                    help="also one line per group of runs (the names `grid --part` takes)")
     pa = sub.add_parser("paper", help="execute the notebooks and publish them when all succeeded (make paper)")
     paper.add_arguments(pa)
     return parser
@@ -110,7 +112,7 @@ def _dispatch(args) -> int:
         return _grid(args)
     if args.command == "plan":
         from .paper import print_plan
-        print_plan(args.profile)
+        print_plan(args.profile, by_part=args.by_part)
         return 0
     if args.command == "paper":
         from . import paper

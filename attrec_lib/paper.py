@@ -77,9 +77,18 @@ def targets(profile: str, publish: bool) -> tuple:
     return out / "notebooks", out / "figures"
 
 
-def print_plan(profile: str) -> None:
+def print_plan(profile: str, by_part: bool = False) -> None:
+    """The plan of a profile; ``by_part``: then one line per group of runs (``grid --part``)."""
     from . import experiments, study
-    print(experiments.plan(study.all_specs(study.profile(profile))).describe(), flush=True)
+    prof = study.profile(profile)
+    print(experiments.plan(study.all_specs(prof)).describe(), flush=True)
+    if by_part:
+        for part in study.PARTS:
+            p = experiments.plan(study.all_specs(prof, parts=[part]))
+            hours = p.estimated_seconds / 3600
+            unknown = p.to_compute - p.estimated_runs
+            print(f"  {part:14} {p.total:5} runs, {p.cached:5} cached, {p.to_compute:5} to compute, "
+                  f"~{hours:5.1f} h on one core" + (f" (+{unknown} not estimated)" if unknown else ""), flush=True)
 
 
 def _move_into_place(source: Path, target: Path) -> None:

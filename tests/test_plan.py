@@ -56,3 +56,12 @@ def test_fresh_build_plans_every_run(results, monkeypatch):
     monkeypatch.setenv("ATTREC_FRESH_SINCE", "2.0")  # the cached result finished at 1.0: stale
     plan = experiments.plan([spec(0)])
     assert (plan.cached, plan.to_compute, plan.estimated_seconds) == (0, 1, 3.0)
+
+
+def test_plan_by_part_prints_one_line_per_group(results, capsys):
+    from attrec_lib import paper, study
+    paper.print_plan("tiny", by_part=True)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("plan: ")
+    for part in study.PARTS:
+        assert any(line.split()[0] == part for line in lines[1:] if line.strip())
