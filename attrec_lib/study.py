@@ -251,19 +251,28 @@ def simple_trial_specs(prof: Profile) -> list:
             for spec in tuning.trial_specs(prof, ds, m, prof.tuning)]
 
 
-def simple_baseline_choices(prof: Profile):
-    """Per data set and simple baseline: the budget, the chosen setting and its validation HR@50,
-    with the chosen trial's test numbers beside (never used to choose)."""
+def _choices(prof: Profile, datasets, model_names, with_epochs: bool):
+    """Per data set and model: the budget, the chosen setting and its validation HR@50, with the
+    chosen trial's test HR@50 beside (never used to choose)."""
     import pandas as pd
     rows = []
-    for ds in prof.table2_datasets:
-        for m in available_models(SIMPLE_BASELINES):
+    for ds in datasets:
+        for m in available_models(model_names):
             tuned = tuning.tune(prof, ds, m, prof.tuning)
             best = tuned["trials"].iloc[tuned["chosen"]]
-            rows.append({"dataset": ds, "model": MODEL_LABELS.get(m, m), "trials": len(tuned["trials"]),
-                         "chosen setting": ", ".join(f"{k}={v}" for k, v in tuned["setting"].items()),
-                         "valid HR@50": best["valid_hr@50"], "test HR@50 (not used)": best["test_hr@50 (not used)"]})
+            row = {"dataset": ds, "model": MODEL_LABELS.get(m, m), "trials": len(tuned["trials"]),
+                   "chosen setting": ", ".join(f"{'/'.join(k) if isinstance(k, tuple) else k}={v}"
+                                               for k, v in tuned["setting"].items()),
+                   "valid HR@50": best["valid_hr@50"], "test HR@50 (not used)": best["test_hr@50 (not used)"]}
+            if with_epochs:
+                row["epochs run"] = best["epochs_run"]
+            rows.append(row)
     return pd.DataFrame(rows)
+
+
+def simple_baseline_choices(prof: Profile):
+    """Per Table 2 data set and simple baseline: its tuning's choice (:func:`_choices`)."""
+    return _choices(prof, prof.table2_datasets, SIMPLE_BASELINES, with_epochs=False)
 
 
 def learned_trial_specs(prof: Profile) -> list:
@@ -288,20 +297,8 @@ def tuned_table2_specs(prof: Profile, cached_only: bool = False) -> list:
 
 
 def tuned_choices(prof: Profile):
-    """Per tuned data set and learned model: the budget, the chosen setting and its validation
-    HR@50, the chosen trial's test HR@50 beside it (never used to choose)."""
-    import pandas as pd
-    rows = []
-    for ds in prof.tuned_datasets:
-        for m in available_models(prof.tuned_models):
-            tuned = tuning.tune(prof, ds, m, prof.tuning)
-            best = tuned["trials"].iloc[tuned["chosen"]]
-            rows.append({"dataset": ds, "model": MODEL_LABELS.get(m, m), "trials": len(tuned["trials"]),
-                         "chosen setting": ", ".join(f"{'/'.join(k) if isinstance(k, tuple) else k}={v}"
-                                                     for k, v in tuned["setting"].items()),
-                         "valid HR@50": best["valid_hr@50"], "test HR@50 (not used)": best["test_hr@50 (not used)"],
-                         "epochs run": best["epochs_run"]})
-    return pd.DataFrame(rows)
+    """Per tuned data set and learned model: its tuning's choice and the epochs it ran."""
+    return _choices(prof, prof.tuned_datasets, prof.tuned_models, with_epochs=True)
 
 
 def rq1_specs(prof: Profile) -> list:
