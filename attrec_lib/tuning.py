@@ -175,16 +175,21 @@ def split_setting(setting: dict) -> tuple[dict, dict]:
     return model_part, train_part
 
 
-def trial_specs(prof, dataset: str, model: str, budget: Budget) -> list:
-    """The run specs of the model's trials on ``dataset``, in draw order."""
+def _trials(prof, dataset: str, model: str, budget: Budget) -> list[tuple[dict, object]]:
+    """(setting, run spec) of each of the model's trials on ``dataset``, in draw order."""
     from . import study
     budget = budget.validate()
-    specs = []
+    out = []
     for setting in draw_settings(model, budget.n_trials, budget.seed):
         model_part, train_part = split_setting(setting)
-        specs.append(study.spec_for(prof, dataset, model, budget.seed, train={**budget.train(), **train_part},
-                                    **model_part))
-    return specs
+        out.append((setting, study.spec_for(prof, dataset, model, budget.seed,
+                                            train={**budget.train(), **train_part}, **model_part)))
+    return out
+
+
+def trial_specs(prof, dataset: str, model: str, budget: Budget) -> list:
+    """The run specs of the model's trials on ``dataset``, in draw order."""
+    return [spec for _, spec in _trials(prof, dataset, model, budget)]
 
 
 def choose(trials: pd.DataFrame) -> int:
@@ -202,8 +207,7 @@ def tune(prof, dataset: str, model: str, budget: Budget, progress: bool = False)
     (setting, validation and test metrics), "chosen": row position}``.
     """
     from .experiments import run_grid
-    specs = trial_specs(prof, dataset, model, budget)
-    settings = draw_settings(model, budget.n_trials, budget.seed)
+    settings, specs = map(list, zip(*_trials(prof, dataset, model, budget)))
     df = run_grid(specs, progress=progress).reset_index(drop=True)
     best = choose(df)
     shown = pd.DataFrame([{("/".join(k) if isinstance(k, tuple) else k): v for k, v in s.items()} for s in settings])
