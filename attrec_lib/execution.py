@@ -33,6 +33,7 @@ this grid actually take.
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
 import json
 import os
@@ -120,19 +121,14 @@ def _recorded_runs() -> list[dict]:
     return out
 
 
+@functools.lru_cache(maxsize=None)
 def _train_interactions(dataset: str) -> int | None:
     """Training items of ``dataset`` under the validation protocol (the size an epoch scales
     with); None when the data set cannot be loaded here."""
-    if dataset not in _SIZES:
-        try:
-            split = experiments.load_split(dataset, "stable", True)
-            _SIZES[dataset] = int(sum(len(seq) for seq in split.train))
-        except Exception:  # no data here: no size, so no scaled estimate
-            _SIZES[dataset] = None
-    return _SIZES[dataset]
-
-
-_SIZES: dict = {}
+    try:
+        return int(sum(len(seq) for seq in experiments.load_split(dataset, "stable", True).train))
+    except Exception:  # no data here: no size, so no scaled estimate
+        return None
 
 
 def estimate_seconds(specs, recorded=None, with_basis: bool = False) -> list:
