@@ -163,13 +163,9 @@ def _grid(args) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:
-        if count == 1 and args.part is None:
-            execution.fill_profile(prof, workers=workers, address=args.address, device=args.device)
-        elif count == 1:
-            execution.run_specs(missing, workers=workers, address=args.address, device=args.device)
-            if "tuning-trials" in args.part:  # each tuned model's chosen setting, now that its trials ran
-                execution.run_specs(study.tuned_table2_specs(prof), workers=workers, address=args.address,
-                                    device=args.device)
+        if count == 1:
+            execution.fill_profile(prof, workers=workers, address=args.address, device=args.device,
+                                   parts=args.part)
         else:
             execution.run_specs(missing[index::count], workers=workers, address=args.address, device=args.device)
     except execution.GridFailed as err:

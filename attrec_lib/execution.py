@@ -512,16 +512,22 @@ def command_line_workers(workers=None, address=None) -> int | None:
     return workers
 
 
-def fill_profile(prof, workers=None, address=None, device=None, progress: bool = True) -> int:
+def fill_profile(prof, workers=None, address=None, device=None, progress: bool = True, parts=None) -> int:
     """Compute every run the notebooks of profile ``prof`` need and return how many runs it has:
     first :func:`study.all_specs`, then what is chosen on the validation results of the first
-    phase: the omega-tuned AttRec runs and each tuned model's chosen setting with the table's seeds."""
+    phase: the omega-tuned AttRec runs (their sweep is Figure 4's) and each tuned model's chosen
+    setting with the table's seeds (after the tuning trials). ``parts``: only these groups of
+    :data:`study.PARTS`, and the second-phase runs that follow from them."""
     from . import study
-    specs = study.all_specs(prof)
+    specs = study.all_specs(prof, parts=parts)
     run_specs(specs, workers=workers, address=address, device=device, progress=progress)
-    # Second phase: what is chosen on the first phase's validation results (the omega-tuned AttRec,
-    # each tuned model's chosen setting with the table's seeds).
-    tuned = [s for s in study.tuned_specs(prof) + study.tuned_table2_specs(prof) if s not in specs]
+    # Second phase: what is chosen on the first phase's validation results.
+    tuned = []
+    if parts is None or "figure4" in parts:
+        tuned += study.tuned_specs(prof)
+    if parts is None or "tuning-trials" in parts:
+        tuned += study.tuned_table2_specs(prof)
+    tuned = [s for s in tuned if s not in specs]
     if tuned:
         run_specs(tuned, workers=workers, address=address, device=device, progress=progress)
     return len(specs) + len(tuned)

@@ -186,3 +186,12 @@ def test_the_plan_in_parts_adds_up_to_the_whole(tmp_path, monkeypatch):
     assert together == {s.key for s in study.all_specs(prof)}
     with pytest.raises(ValueError, match="unknown part"):
         study.all_specs(prof, parts=["tuning"])
+
+
+def test_filling_one_part_runs_its_second_phase_and_nothing_else(tmp_path, monkeypatch):
+    from attrec_lib import execution
+    monkeypatch.setenv("ATTREC_RESULTS_DIR", str(tmp_path))
+    prof = study.profile("tiny")
+    execution.fill_profile(prof, workers=0, progress=False, parts=["tuning-trials"])
+    expected = {s.key for s in study.learned_trial_specs(prof) + study.tuned_table2_specs(prof, cached_only=True)}
+    assert {p.stem for p in tmp_path.glob("*.json")} == expected and study.tuned_table2_specs(prof, cached_only=True)
