@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also one line per group of runs (the names `grid --part` takes)")
     pa = sub.add_parser("paper", help="execute the notebooks and publish them when all succeeded (make paper)")
     paper.add_arguments(pa)
+    sub.add_parser("compact", help="rewrite older result files under results/ in the packed format (same numbers)")
     return parser
 
 
@@ -117,6 +118,13 @@ def _dispatch(args) -> int:
     if args.command == "paper":
         from . import paper
         return paper.run(args)
+    if args.command == "compact":
+        from . import experiments
+        out = experiments.compact_results()
+        print(f"{out['rewritten']} of {out['files']} result file(s) rewritten packed ({out['skipped']} stale or "
+              f"damaged left as is); results/ {out['bytes_before'] / 2**20:.1f} MiB -> "
+              f"{out['bytes_after'] / 2**20:.1f} MiB")
+        return 0
     from . import experiments
     train = _pairs(args.train, "train")
     if args.epochs is not None:

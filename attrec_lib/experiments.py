@@ -24,6 +24,7 @@ before it are recomputed (runs shared by several notebooks are computed once per
 """
 from __future__ import annotations
 
+import base64
 import dataclasses
 import functools
 import hashlib
@@ -36,6 +37,7 @@ import sys
 import tempfile
 import time
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,7 +52,13 @@ from .data.sequences import split_leave_last_out
 from .train import PROTOCOLS, TrainConfig, default_device, device_name, fit, one_thread
 from .validation import check_types
 
-RESULT_FORMAT = 2  # layout of a result JSON (2: results_version, data fingerprint, threads)
+# Layout of a result JSON. 2: results_version, data fingerprint, threads; 3: the per-user arrays
+# stored packed (:func:`pack_ints`). Format 2 files are still read (``python -m attrec_lib compact``
+# rewrites them as 3); the numbers are the same in both.
+RESULT_FORMAT = 3
+READABLE_FORMATS = (2, 3)
+# Prefix of a packed integer array: little-endian int32, zlib-compressed, base64.
+PACKED_PREFIX = "i4-zlib-b64:"
 # Bump in the commit that changes any run's numbers (code, defaults, data pipeline), together with
 # the golden runs (``make goldens``); results of another version are never read as results.
 RESULTS_VERSION = 3
@@ -217,9 +225,9 @@ def read_result_file(path, expected_key: str | None = None) -> dict:
     result = json.loads(path.read_text())
     if not isinstance(result, dict):
         raise ResultFileError(f"result file {path}: expected a JSON object, got {type(result).__name__}")
-    if "format" in result and result["format"] != RESULT_FORMAT:
+    if "format" in result and result["format"] not in READABLE_FORMATS:
         raise ResultFileError(f"result file {path}: format {result['format']!r}, this code reads "
-                              f"{RESULT_FORMAT}; delete it to recompute")
+                              f"{' and '.join(map(str, READABLE_FORMATS))}; delete it to recompute")
     if "results_version" in result and result["results_version"] != RESULTS_VERSION:
         raise ResultFileError(f"result file {path}: results_version {result['results_version']!r}, current is "
                               f"{RESULTS_VERSION}; a result of another version is never served (delete it to "
@@ -230,7 +238,74 @@ def read_result_file(path, expected_key: str | None = None) -> dict:
     if expected_key is not None and result["spec_key"] != expected_key:
         raise ResultFileError(f"result file {path}: records key {result['spec_key']!r} but was looked up as "
                               f"{expected_key!r} (another run's result under this name); delete it to recompute")
+    try:
+        return _unpacked(result)
+    except (ValueError, TypeError, AttributeError, KeyError) as err:
+        raise ResultFileError(f"result file {path}: its per-user arrays do not unpack ({err}); delete it to "
+                              "recompute") from err
+
+
+# ---------------------------------------------------------------- compact per-user arrays
+
+def pack_ints(values) -> str:
+    """``values`` (non-negative ints below 2**31) as one short string: little-endian int32,
+    zlib-compressed, base64, behind :data:`PACKED_PREFIX`. :func:`unpack_ints` inverts it."""
+    arr = np.asarray(values, dtype=np.int64)
+    if arr.ndim != 1 or (arr.size and (arr.min() < 0 or arr.max() >= 2 ** 31)):
+        raise ValueError("pack_ints takes a flat sequence of integers in [0, 2**31)")
+    return PACKED_PREFIX + base64.b64encode(zlib.compress(arr.astype("<i4").tobytes(), 9)).decode("ascii")
+
+
+def unpack_ints(text: str) -> list:
+    """The list of ints that :func:`pack_ints` packed into ``text``."""
+    if not text.startswith(PACKED_PREFIX):
+        raise ValueError(f"not a packed array (expected the prefix {PACKED_PREFIX!r})")
+    raw = zlib.decompress(base64.b64decode(text[len(PACKED_PREFIX):], validate=True))
+    return np.frombuffer(raw, dtype="<i4").astype(np.int64).tolist()
+
+
+def _packed(result: dict) -> dict:
+    """The file form of a result (format 3): its per-user arrays packed."""
+    out = dict(result, format=RESULT_FORMAT)
+    out["per_user"] = {sel: {name: pack_ints(values) for name, values in arrays.items()}
+                       for sel, arrays in result["per_user"].items()}
+    return out
+
+
+def _unpacked(result: dict) -> dict:
+    """The in-memory form of a result read from a file of either format: per-user arrays as lists."""
+    if result.get("format") != 3 or not isinstance(result.get("per_user"), dict):
+        return result
+    result = dict(result)
+    result["per_user"] = {sel: {name: unpack_ints(values) for name, values in arrays.items()}
+                          for sel, arrays in result["per_user"].items()}
     return result
+
+
+def compact_results(directory=None) -> dict:
+    """Rewrite every readable format-2 result file under ``directory`` as format 3, each file
+    replaced atomically and only after its packed form was checked to read back to the same
+    result. Returns counts and the folder's size in bytes before and after."""
+    directory = Path(directory or paths.results_dir())
+    files = sorted(directory.glob("*.json"))
+    before = sum(p.stat().st_size for p in files)
+    rewritten = skipped = 0
+    for path in files:
+        try:
+            result = read_result_file(path)
+        except (ResultFileError, json.JSONDecodeError, UnicodeDecodeError):
+            skipped += 1  # stale or damaged: left for `stale_results` / a rebuild to deal with
+            continue
+        if result.get("format") == RESULT_FORMAT:
+            continue
+        packed = _packed(result)
+        if _unpacked(json.loads(json.dumps(packed))) != dict(result, format=RESULT_FORMAT):
+            raise RuntimeError(f"result file {path}: packing does not read back to the same result; left as is")
+        _write_atomic(path, packed, pack=False)
+        rewritten += 1
+    after = sum(p.stat().st_size for p in sorted(directory.glob("*.json")))
+    return {"files": len(files), "rewritten": rewritten, "skipped": skipped, "bytes_before": before,
+            "bytes_after": after}
 
 
 def load_result(spec: RunSpec) -> dict | None:
@@ -267,8 +342,9 @@ def check_writable(folder) -> None:
                               f"permissions or point ATTREC_RESULTS_DIR at a writable folder") from err
 
 
-def _write_atomic(path, payload: dict) -> None:
-    text = json.dumps(payload, indent=1, sort_keys=True).encode()
+def _write_atomic(path, payload: dict, pack: bool = True) -> None:
+    """Write a result (in-memory form; ``pack=False``: already in file form) to ``path`` atomically."""
+    text = json.dumps(_packed(payload) if pack else payload, indent=1, sort_keys=True).encode()
     replace_atomically(path, lambda fh: fh.write(text))
 
 

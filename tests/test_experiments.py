@@ -48,7 +48,9 @@ def test_run_writes_one_json_and_reuses_it(results_in_tmp):
     assert stored["spec"] == s.to_dict()
     assert {"valid_selected", "test_selected"} == set(stored["selections"])
     assert stored["code_version"]["source_sha256"] and stored["versions"]["torch"]
-    assert len(stored["per_user"]["valid_selected"]["test_ranks"]) == 200
+    packed = stored["per_user"]["valid_selected"]["test_ranks"]  # stored packed (format 3)
+    assert packed.startswith(experiments.PACKED_PREFIX) and len(experiments.unpack_ints(packed)) == 200
+    assert experiments.unpack_ints(packed) == first["per_user"]["valid_selected"]["test_ranks"]
     mtime = files[0].stat().st_mtime_ns
     again = experiments.run(s, progress=False)
     assert again["finished_at"] == first["finished_at"] and files[0].stat().st_mtime_ns == mtime
@@ -241,3 +243,63 @@ def test_run_grid_logs_each_run_and_prints_one_summary_line(results_in_tmp, caps
     assert [line.split()[-1] for line in lines] == ["(cached)", "(running)", "(cached)"]
     experiments.run_grid([spec(seed=0)], progress=False, log=log)
     assert capsys.readouterr().out == "" and len(records) == 3
+
+
+@pytest.mark.parametrize("values", [[], [0], [1, 2, 3, 2**31 - 1], list(range(5000))])
+def test_packed_integer_arrays_read_back_exactly(values):
+    text = experiments.pack_ints(values)
+    assert text.startswith(experiments.PACKED_PREFIX) and experiments.unpack_ints(text) == values
+    assert all(type(v) is int for v in experiments.unpack_ints(text))
+
+
+@pytest.mark.parametrize("values", [[-1], [2**31], [[1, 2]]])
+def test_packing_refuses_what_int32_cannot_hold(values):
+    with pytest.raises(ValueError):
+        experiments.pack_ints(values)
+
+
+def _as_format_2(result: dict) -> dict:
+    """The file form the previous code wrote: per-user arrays as JSON lists."""
+    return {**result, "format": 2}
+
+
+def test_compact_rewrites_format_2_files_with_the_same_numbers_and_smaller(results_in_tmp):
+    specs = [spec(seed=0), spec(seed=1)]
+    fresh = [experiments.run(s, progress=False) for s in specs]
+    for s, r in zip(specs, fresh):  # what the previous code wrote: format 2, per-user lists
+        experiments.result_path(s).write_text(json.dumps(_as_format_2(r), indent=1, sort_keys=True))
+    (results_in_tmp / "0123456789abcdef.json").write_text("{truncated")  # damaged: left alone
+    old = [experiments.load_result(s) for s in specs]
+    assert [o["format"] for o in old] == [2, 2]
+    sizes = [experiments.result_path(s).stat().st_size for s in specs]
+    out = experiments.compact_results(results_in_tmp)
+    assert (out["files"], out["rewritten"], out["skipped"]) == (3, 2, 1)
+    assert out["bytes_after"] < out["bytes_before"]
+    for s, o, r, size in zip(specs, old, fresh, sizes):
+        new = experiments.load_result(s)
+        assert new == r and {**o, "format": 3} == new  # same numbers, per-user ranks included
+        assert json.loads(experiments.result_path(s).read_text())["format"] == 3
+        assert experiments.result_path(s).stat().st_size < size
+    assert experiments.compact_results(results_in_tmp)["rewritten"] == 0  # nothing left to do
+    assert (results_in_tmp / "0123456789abcdef.json").read_text() == "{truncated"
+
+
+def test_a_packed_array_that_does_not_unpack_is_one_error_naming_the_file(results_in_tmp):
+    s = spec()
+    experiments.run(s, progress=False)
+    path = experiments.result_path(s)
+    stored = json.loads(path.read_text())
+    stored["per_user"]["valid_selected"]["test_ranks"] = experiments.PACKED_PREFIX + "not base64!"
+    path.write_text(json.dumps(stored))
+    with pytest.raises(experiments.ResultFileError, match="do not unpack") as err:
+        experiments.load_result(s)
+    assert str(path) in str(err.value)
+
+
+def test_compact_command_line_reports_sizes(results_in_tmp):
+    s = spec()
+    r = experiments.run(s, progress=False)
+    experiments.result_path(s).write_text(json.dumps(_as_format_2(r), indent=1))
+    stdout, stderr = _cli("compact").communicate(timeout=120)
+    assert "1 of 1 result file(s) rewritten packed" in stdout, stderr
+    assert experiments.load_result(s) == r
