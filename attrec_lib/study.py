@@ -71,11 +71,19 @@ class Profile:
     light_datasets: tuple = ()  # further Table 2 data sets where only LIGHT_MODELS run
     tuned_models: tuple = ()  # learned models tuned on validation under ``tuning`` (Table 2's tuned rows)
     tuned_datasets: tuple = ()  # where they are tuned
+    # (data set, source) pairs: the data set's tuned rows reuse the setting each model's tuning chose
+    # on the source (one of tuned_datasets), with no trials of their own (compute too short to tune there)
+    tuned_from: tuple = ()
 
     def __post_init__(self):
         for name in (*self.datasets, *self.ablation_datasets, *(self.dim_datasets or ()), *self.light_datasets,
                      *self.tuned_datasets):
             get_spec(name)  # an unknown data set raises, naming it
+        for dataset, source in self.tuned_from:
+            get_spec(dataset)
+            if source not in self.tuned_datasets:
+                raise ValueError(f"profile {self.name!r}: tuned_from takes {dataset!r}'s settings from {source!r}, "
+                                 f"which is not among its tuned_datasets {self.tuned_datasets}")
         for model in self.tuned_models:
             if model in SIMPLE_BASELINES or not models.search_space(model):
                 raise ValueError(f"profile {self.name!r}: {model!r} is not a learned model with a search space")
@@ -92,6 +100,11 @@ class Profile:
         """The models Table 2 runs on ``dataset`` (among ``model_names``, default every model)."""
         names = ALL_MODELS if model_names is None else tuple(model_names)
         return tuple(m for m in names if dataset not in self.light_datasets or m in LIGHT_MODELS)
+
+    @property
+    def tuned_row_datasets(self) -> tuple:
+        """Every data set with tuned rows: the tuned ones, then those reusing another's settings."""
+        return self.tuned_datasets + tuple(d for d, _ in self.tuned_from if d not in self.tuned_datasets)
 
     @property
     def figure5_datasets(self) -> tuple:
@@ -117,11 +130,14 @@ PAPER_SEQ_LENS = (1, 2, 3, 5, 7, 9)
 
 
 def _full() -> Profile:
+    tuned = _present(("ml-100k", "lastfm"))
     return Profile(name="full", datasets=_present(dataset_names()), ablation_datasets=_ablation_sets(),
                    seeds=(0, 1, 2), sweep_seeds=(0, 1, 2), epochs=40, patience=5, omegas=PAPER_OMEGAS,
                    seq_lens=PAPER_SEQ_LENS, dims=(10, 25, 50, 100, 150),
                    dim_models=tuple(m for m in ALL_MODELS if m not in SIMPLE_BASELINES),
-                   tuned_models=LEARNED_MODELS, tuned_datasets=_present(("ml-100k", "lastfm")))
+                   tuned_models=LEARNED_MODELS, tuned_datasets=tuned,
+                   # the ML-1M stand-in (about 5x ML-100K's cost per run) takes ML-100K's choices
+                   tuned_from=tuple((d, "ml-100k") for d in _present(("ml-1m-first2999",)) if "ml-100k" in tuned))
 
 
 def _standard() -> Profile:
@@ -208,6 +224,8 @@ def profile(name: str = "full", datasets=None, seeds=None, epochs=None) -> Profi
         changes["datasets"] = tuple(d for d in datasets if d not in changes["light_datasets"])
         changes["ablation_datasets"] = tuple(datasets)
         changes["tuned_datasets"] = tuple(d for d in base.tuned_datasets if d in datasets)
+        changes["tuned_from"] = tuple((d, src) for d, src in base.tuned_from
+                                      if d in datasets and src in changes["tuned_datasets"])
         if base.dim_datasets is not None:
             changes["dim_datasets"] = tuple(d for d in base.dim_datasets if d in datasets) or tuple(datasets)
     if seeds is not None:
@@ -293,6 +311,12 @@ def tuned_table2_specs(prof: Profile, cached_only: bool = False) -> list:
                                    for s in tuning.trial_specs(prof, ds, m, prof.tuning)):
                 continue
             out += tuning.chosen_runs(prof, ds, m, prof.tuning, prof.seeds)
+    for ds, source in prof.tuned_from:
+        for m in available_models(prof.tuned_models):
+            if cached_only and any(experiments.load_result(s) is None
+                                   for s in tuning.trial_specs(prof, source, m, prof.tuning)):
+                continue
+            out += tuning.chosen_runs(prof, source, m, prof.tuning, prof.seeds, on=ds)
     return out
 
 
@@ -304,7 +328,7 @@ def tuned_choices(prof: Profile):
 def rq1_specs(prof: Profile) -> list:
     """The runs RQ1 is decided on: Table 2's, with each tuned model's untuned runs replaced by its
     tuned ones where the profile tunes it (AttRec included: every model tuned alike)."""
-    tuned = {(ds, m) for ds in prof.tuned_datasets for m in available_models(prof.tuned_models)}
+    tuned = {(ds, m) for ds in prof.tuned_row_datasets for m in available_models(prof.tuned_models)}
     kept = [s for s in table2_specs(prof, available_models()) if (s.dataset, s.model) not in tuned]
     return kept + tuned_table2_specs(prof)
 

@@ -220,8 +220,10 @@ def tune(prof, dataset: str, model: str, budget: Budget, progress: bool = False)
     return {"spec": specs[best], "setting": settings[best], "trials": trials, "chosen": best}
 
 
-def chosen_runs(prof, dataset: str, model: str, budget: Budget, seeds) -> list:
+def chosen_runs(prof, dataset: str, model: str, budget: Budget, seeds, on: str | None = None) -> list:
     """The chosen setting's runs, one per seed (for the learned models' tuned rows of Table 2; the
-    chosen trial itself is one of them when ``budget.seed`` is among ``seeds``)."""
-    chosen = tune(prof, dataset, model, budget)["spec"]
-    return [dataclasses.replace(chosen, seed=int(s)) for s in seeds]
+    chosen trial itself is one of them when ``budget.seed`` is among ``seeds``). ``on``: the setting
+    chosen on ``dataset`` run on that other data set instead (its own L, T and regulariser)."""
+    chosen = tune(prof, dataset, model, budget)
+    spec = chosen["spec"] if on is None else _trials(prof, on, model, budget)[chosen["chosen"]][1]
+    return [dataclasses.replace(spec, seed=int(s)) for s in seeds]

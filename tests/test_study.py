@@ -11,7 +11,7 @@ import pathlib
 
 import pytest
 
-from attrec_lib import experiments, models, paths, study, tables
+from attrec_lib import experiments, models, paths, study, tables, tuning
 from attrec_lib.data import is_available, load_dataset, registry
 from attrec_lib.data.registry import SYNTHETIC, DatasetSpec, RawFile, RunSettings
 from attrec_lib.data.synthetic import planted_sequences
@@ -193,3 +193,36 @@ def test_no_block_of_six_lines_is_repeated_in_the_library():
             block = tuple(code[k:k + 6])
             assert block not in seen, f"repeated in {seen[block]} and {path}:\n" + "\n".join(block)
             seen[block] = path
+
+
+def test_a_data_set_tuned_from_another_runs_the_sources_choice_with_its_own_settings(sandbox):
+    registry.register(_shop_spec(_write_shop(sandbox / "mirror")))
+    base = study.profile("tiny", datasets=[SYNTHETIC, "shop"])
+    prof = dataclasses.replace(base, tuned_datasets=(SYNTHETIC,), tuned_from=(("shop", SYNTHETIC),))
+    assert prof.tuned_row_datasets == (SYNTHETIC, "shop")
+    assert {s.dataset for s in study.learned_trial_specs(prof)} == {SYNTHETIC}  # no trials on shop
+    assert study.tuned_table2_specs(prof, cached_only=True) == []  # the source's trials are not cached yet
+    experiments.run_grid(study.learned_trial_specs(prof), progress=False)
+    tuned = study.tuned_table2_specs(prof, cached_only=True)
+    for model in prof.tuned_models:
+        source = [s for s in tuned if s.dataset == SYNTHETIC and s.model == model]
+        shop = [s for s in tuned if s.dataset == "shop" and s.model == model]
+        chosen = tuning.tune(prof, SYNTHETIC, model, prof.tuning)
+        assert source[0] == chosen["spec"] and [s.seed for s in shop] == list(prof.seeds)
+        searched = {k for key in chosen["setting"] for k in (key if isinstance(key, tuple) else (key,))}
+        for s in shop:  # the source's chosen values and training, the shop's own L and T
+            assert s.train_config == source[0].train_config
+            assert all(s.model_config[k] == source[0].model_config[k] for k in searched if k in s.model_config)
+            assert (s.model_config["seq_len"], s.model_config["n_targets"]) == (2, 1)
+    rq1 = study.rq1_specs(prof)  # RQ1 on shop reads the transferred rows of the tuned models
+    assert {s.key for s in rq1 if s.dataset == "shop" and s.model in prof.tuned_models} == \
+        {s.key for s in tuned if s.dataset == "shop"}
+    with pytest.raises(ValueError, match="not among its tuned_datasets"):  # the source must be tuned
+        dataclasses.replace(base, tuned_datasets=(), tuned_from=(("shop", SYNTHETIC),))
+
+
+@pytest.mark.skipif(not (is_available("ml-100k") and is_available("ml-1m-first2999")), reason="needs both data sets")
+def test_the_full_profile_gives_the_ml1m_stand_in_ml100k_settings_and_narrowing_keeps_that_honest():
+    assert study.profile("full").tuned_from == (("ml-1m-first2999", "ml-100k"),)
+    assert study.profile("full", datasets=["ml-100k", "ml-1m-first2999"]).tuned_from == (("ml-1m-first2999", "ml-100k"),)
+    assert study.profile("full", datasets=["ml-1m-first2999"]).tuned_from == ()  # no tuned source left
