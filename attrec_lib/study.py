@@ -115,10 +115,11 @@ def _present(names) -> tuple:
     return tuple(n for n in names if is_available(n))
 
 
-def _ablation_sets() -> tuple:
-    """The paper's ablation sets where present; otherwise what the registry runs in their place."""
+def _ablation_sets(papers=paper_numbers.ABLATION_DATASETS) -> tuple:
+    """The paper's ablation sets (or ``papers``) where present; otherwise what the registry runs in
+    their place."""
     chosen = []
-    for paper in paper_numbers.ABLATION_DATASETS:
+    for paper in papers:
         pick = paper if is_available(paper) else ablation_replacement(paper)
         if pick and pick not in chosen and is_available(pick):
             chosen.append(pick)
@@ -135,6 +136,7 @@ def _full() -> Profile:
                    seeds=(0, 1, 2), sweep_seeds=(0, 1, 2), epochs=40, patience=5, omegas=PAPER_OMEGAS,
                    seq_lens=PAPER_SEQ_LENS, dims=(10, 25, 50, 100, 150),
                    dim_models=tuple(m for m in ALL_MODELS if m not in SIMPLE_BASELINES),
+                   dim_datasets=_ablation_sets(paper_numbers.FIGURE5_DATASETS),  # the paper's two (or stand-ins)
                    tuned_models=LEARNED_MODELS, tuned_datasets=tuned,
                    # the ML-1M stand-in (about 5x ML-100K's cost per run) takes ML-100K's choices
                    tuned_from=tuple((d, "ml-100k") for d in _present(("ml-1m-first2999",)) if "ml-100k" in tuned))

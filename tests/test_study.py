@@ -226,3 +226,17 @@ def test_the_full_profile_gives_the_ml1m_stand_in_ml100k_settings_and_narrowing_
     assert study.profile("full").tuned_from == (("ml-1m-first2999", "ml-100k"),)
     assert study.profile("full", datasets=["ml-100k", "ml-1m-first2999"]).tuned_from == (("ml-1m-first2999", "ml-100k"),)
     assert study.profile("full", datasets=["ml-1m-first2999"]).tuned_from == ()  # no tuned source left
+
+
+def test_the_full_profiles_figure5_is_drawn_on_the_papers_two_sets_or_their_stand_ins():
+    prof = study.profile("full")
+    from attrec_lib import paper_numbers
+    expected = []
+    for paper in paper_numbers.FIGURE5_DATASETS:
+        pick = paper if is_available(paper) else registry.ablation_replacement(paper)
+        if pick and is_available(pick) and pick not in expected:
+            expected.append(pick)
+    assert prof.figure5_datasets == tuple(expected)
+    assert {s.dataset for s in study.dim_specs(prof)} == set(expected)
+    if is_available("ml-100k") and is_available("lastfm"):  # the sparse stand-in for Garden here
+        assert prof.figure5_datasets == ("ml-100k", "lastfm")
