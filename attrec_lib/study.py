@@ -65,6 +65,7 @@ class Profile:
     dim_models: tuple  # models of Figure 5
     overrides: dict = field(default_factory=dict)  # config fields set in every run of a model that has them (tiny: d)
     dim_datasets: tuple | None = None  # Figure 5 data sets (None: the ablation data sets)
+    figure4_datasets: tuple | None = None  # Figure 4's omega and L sweeps (None: the ablation data sets)
     tuning: tuning.Budget = tuning.Budget()  # the equal budget of every tuned model (trials, cap, patience)
     tie_order_datasets: tuple | None = None  # data sets of the tie-order comparison (None: Table 2's)
     tie_order_seeds: tuple | None = None  # seeds of the tie-order comparison (None: the table seeds)
@@ -76,7 +77,8 @@ class Profile:
     tuned_from: tuple = ()
 
     def __post_init__(self):
-        for name in (*self.datasets, *self.ablation_datasets, *(self.dim_datasets or ()), *self.light_datasets,
+        for name in (*self.datasets, *self.ablation_datasets, *(self.dim_datasets or ()),
+                     *(self.figure4_datasets or ()), *self.light_datasets,
                      *self.tuned_datasets):
             get_spec(name)  # an unknown data set raises, naming it
         for dataset, source in self.tuned_from:
@@ -107,6 +109,11 @@ class Profile:
         return self.tuned_datasets + tuple(d for d, _ in self.tuned_from if d not in self.tuned_datasets)
 
     @property
+    def sweep_datasets(self) -> tuple:
+        """The data sets of Figure 4's omega and L sweeps."""
+        return self.ablation_datasets if self.figure4_datasets is None else self.figure4_datasets
+
+    @property
     def figure5_datasets(self) -> tuple:
         return self.ablation_datasets if self.dim_datasets is None else self.dim_datasets
 
@@ -131,12 +138,15 @@ PAPER_SEQ_LENS = (1, 2, 3, 5, 7, 9)
 
 
 def _full() -> Profile:
-    tuned = _present(("ml-100k", "lastfm"))
-    return Profile(name="full", datasets=_present(dataset_names()), ablation_datasets=_ablation_sets(),
+    tuned, ablation = _present(("ml-100k", "lastfm")), _ablation_sets()
+    return Profile(name="full", datasets=_present(dataset_names()), ablation_datasets=ablation,
                    seeds=(0, 1, 2), sweep_seeds=(0, 1, 2), epochs=40, patience=5, omegas=PAPER_OMEGAS,
                    seq_lens=PAPER_SEQ_LENS, dims=(10, 25, 50, 100, 150),
                    dim_models=tuple(m for m in ALL_MODELS if m not in SIMPLE_BASELINES),
                    dim_datasets=_ablation_sets(paper_numbers.FIGURE5_DATASETS),  # the paper's two (or stand-ins)
+                   # Figure 4 also on the MovieTweetings stand-in (a fourth set, as the paper's four)
+                   figure4_datasets=ablation + tuple(d for d in _present(("movietweetings-snapshot-100k",))
+                                                     if d not in ablation),
                    tuned_models=LEARNED_MODELS, tuned_datasets=tuned,
                    # the ML-1M stand-in (about 5x ML-100K's cost per run) takes ML-100K's choices
                    tuned_from=tuple((d, "ml-100k") for d in _present(("ml-1m-first2999",)) if "ml-100k" in tuned))
@@ -230,6 +240,8 @@ def profile(name: str = "full", datasets=None, seeds=None, epochs=None) -> Profi
                                       if d in datasets and src in changes["tuned_datasets"])
         if base.dim_datasets is not None:
             changes["dim_datasets"] = tuple(d for d in base.dim_datasets if d in datasets) or tuple(datasets)
+        if base.figure4_datasets is not None:
+            changes["figure4_datasets"] = tuple(d for d in base.figure4_datasets if d in datasets) or tuple(datasets)
     if seeds is not None:
         changes["seeds"] = changes["sweep_seeds"] = tuple(seeds)
     if epochs is not None:
@@ -358,7 +370,7 @@ def tuned_specs(prof: Profile) -> list:
     """AttRec with omega tuned on the validation item, for every Table 2 data set that has an
     omega sweep; where the tuned omega is the default these are Table 2's own runs."""
     return [spec_for(prof, ds, "attrec", s, omega=tuned_omega(prof, ds))
-            for ds in prof.datasets if ds in prof.ablation_datasets for s in prof.seeds]
+            for ds in prof.datasets if ds in prof.sweep_datasets for s in prof.seeds]
 
 
 def code_settings_specs(prof: Profile) -> list:
@@ -395,12 +407,12 @@ def table4_specs(prof: Profile) -> list:
 
 def omega_specs(prof: Profile) -> list:
     return [spec_for(prof, ds, "attrec", s, omega=w)
-            for ds in prof.ablation_datasets for w in prof.omegas for s in prof.sweep_seeds]
+            for ds in prof.sweep_datasets for w in prof.omegas for s in prof.sweep_seeds]
 
 
 def seq_len_specs(prof: Profile) -> list:
     return [spec_for(prof, ds, "attrec", s, seq_len=L)
-            for ds in prof.ablation_datasets for L in prof.seq_lens for s in prof.sweep_seeds]
+            for ds in prof.sweep_datasets for L in prof.seq_lens for s in prof.sweep_seeds]
 
 
 def dim_specs(prof: Profile) -> list:

@@ -240,3 +240,15 @@ def test_the_full_profiles_figure5_is_drawn_on_the_papers_two_sets_or_their_stan
     assert {s.dataset for s in study.dim_specs(prof)} == set(expected)
     if is_available("ml-100k") and is_available("lastfm"):  # the sparse stand-in for Garden here
         assert prof.figure5_datasets == ("ml-100k", "lastfm")
+
+
+def test_figure4_sweeps_run_where_the_profile_says_and_the_tuned_omega_follows():
+    full = study.profile("full")
+    assert full.sweep_datasets[:len(full.ablation_datasets)] == full.ablation_datasets
+    assert {s.dataset for s in study.omega_specs(full)} == set(full.sweep_datasets)
+    assert {s.dataset for s in study.seq_len_specs(full)} == set(full.sweep_datasets)
+    if is_available("movietweetings-snapshot-100k"):
+        assert "movietweetings-snapshot-100k" in full.sweep_datasets  # Figure 4 on a fourth set
+    tiny = dataclasses.replace(study.profile("tiny"), figure4_datasets=())
+    assert study.omega_specs(tiny) == [] and study.seq_len_specs(tiny) == [] and study.tuned_specs(tiny) == []
+    assert study.profile("standard").figure4_datasets is None  # the ablation sets
