@@ -82,6 +82,10 @@ def print_plan(profile: str, by_part: bool = False) -> None:
     from . import experiments, study
     prof = study.profile(profile)
     print(experiments.plan(study.all_specs(prof)).describe(), flush=True)
+    pending = study.pending_tuned_rows(prof)
+    if pending:
+        print(f"then at most {pending} more runs, not counted above: the tuned rows of models whose tuning "
+              "trials are not all cached (their settings are chosen after the trials ran)", flush=True)
     if by_part:
         for part in study.PARTS:
             p = experiments.plan(study.all_specs(prof, parts=[part]))

@@ -316,24 +316,34 @@ def learned_trial_specs(prof: Profile) -> list:
             for spec in tuning.trial_specs(prof, ds, m, prof.tuning)]
 
 
+def _tuned_row_sources(prof: Profile) -> list:
+    """(data set, where its settings are chosen) of every data set with tuned rows."""
+    return [(ds, ds) for ds in prof.tuned_datasets] + list(prof.tuned_from)
+
+
+def _trials_cached(prof: Profile, dataset: str, model: str) -> bool:
+    return all(experiments.load_result(s) is not None for s in tuning.trial_specs(prof, dataset, model, prof.tuning))
+
+
 def tuned_table2_specs(prof: Profile, cached_only: bool = False) -> list:
     """Table 2's tuned rows: each tuned model's chosen setting (best validation HR@50 of its
-    trials) with the table's seeds. The choice needs every trial's result, so this runs the
-    missing trials; ``cached_only`` leaves out a model whose trials are not all cached instead."""
+    trials) with the table's seeds, on its data set or, for ``tuned_from``, on the data set that
+    takes another's choice. The choice needs every trial's result, so this runs the missing
+    trials; ``cached_only`` leaves out a model whose trials are not all cached instead."""
     out = []
-    for ds in prof.tuned_datasets:
+    for ds, source in _tuned_row_sources(prof):
         for m in available_models(prof.tuned_models):
-            if cached_only and any(experiments.load_result(s) is None
-                                   for s in tuning.trial_specs(prof, ds, m, prof.tuning)):
+            if cached_only and not _trials_cached(prof, source, m):
                 continue
-            out += tuning.chosen_runs(prof, ds, m, prof.tuning, prof.seeds)
-    for ds, source in prof.tuned_from:
-        for m in available_models(prof.tuned_models):
-            if cached_only and any(experiments.load_result(s) is None
-                                   for s in tuning.trial_specs(prof, source, m, prof.tuning)):
-                continue
-            out += tuning.chosen_runs(prof, source, m, prof.tuning, prof.seeds, on=ds)
+            out += tuning.chosen_runs(prof, source, m, prof.tuning, prof.seeds, on=None if ds == source else ds)
     return out
+
+
+def pending_tuned_rows(prof: Profile) -> int:
+    """How many tuned-row runs the plan cannot list yet (their model's trials are not all cached,
+    so the setting is not chosen): at most this many more once the trials ran."""
+    return len(prof.seeds) * sum(not _trials_cached(prof, source, m) for _, source in _tuned_row_sources(prof)
+                                 for m in available_models(prof.tuned_models))
 
 
 def tuned_choices(prof: Profile):

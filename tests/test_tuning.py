@@ -153,9 +153,12 @@ def test_learned_models_are_tuned_alike_and_rq1_reads_their_tuned_runs(tmp_path,
     assert [s.model for s in trials] == ["bprmf"] * 2 + ["attrec"] * 2
     assert {(s.train_config["epochs"], s.train_config["patience"]) for s in trials} == {(2, 0)}  # one budget
     assert all(s in study.all_specs(prof) for s in trials)
-    # The chosen settings need every trial: before the trials ran, the plan leaves the tuned rows out.
+    # The chosen settings need every trial: before the trials ran, the plan leaves the tuned rows out
+    # and says how many may follow.
     assert study.tuned_table2_specs(prof, cached_only=True) == []
+    assert study.pending_tuned_rows(prof) == 2 * len(prof.seeds)
     experiments.run_grid(trials, progress=False)
+    assert study.pending_tuned_rows(prof) == 0
     tuned = study.tuned_table2_specs(prof, cached_only=True)
     assert tuned == study.tuned_table2_specs(prof) and {s.model for s in tuned} == {"bprmf", "attrec"}
     for spec in tuned:  # each one the trial with the best validation HR@50, at the table's seeds
