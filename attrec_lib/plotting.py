@@ -160,35 +160,77 @@ def sweep(df: pd.DataFrame, x: str, xlabel: str, hue: str | None = None, y: str 
     return fig
 
 
+def paired_bars(frame: pd.DataFrame, conditions, xlabel: str, title: str = "", references=None) -> plt.Figure:
+    """Two bars per model (one per condition), one panel per data set: ``frame`` has ``dataset``,
+    ``label`` and, for each condition key, ``hr@50 <key>`` and ``hr@50 <key> sd`` (mean and sd over
+    seeds); ``hr@50 paper`` (optional) is drawn as a black tick. ``conditions``: two
+    ``(key, legend label, colour)``. ``references``: {dataset: [(HR@50, legend label, note), ...]}
+    drawn as vertical lines, the same style for the same legend label in every panel, ``note``
+    (or None) written beside the line (e.g. which simple baseline it is on this data set)."""
+    panels = list(frame.groupby("dataset", sort=False))
+    height = max(2.4, 0.45 * max((len(p) for _, p in panels), default=1) + 1.2)
+    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(5.2 * max(len(panels), 1), height), squeeze=False)
+    styles = {}  # reference label -> line style, shared by the panels
+    for ax, (name, part) in zip(axes[0], panels):
+        y = np.arange(len(part))
+        for offset, (key, legend, color) in zip((-0.2, 0.2), conditions):
+            ax.barh(y + offset, part[f"hr@50 {key}"], height=0.38, xerr=part[f"hr@50 {key} sd"].fillna(0.0),
+                    color=color, label=legend, error_kw={"elinewidth": 0.8, "capsize": 2})
+        if "hr@50 paper" in part and part["hr@50 paper"].notna().any():
+            ax.plot(part["hr@50 paper"], y, linestyle="none", marker="|", markersize=14, color="black",
+                    label="paper (Table 2)")
+        for value, label, note in (references or {}).get(name, ()):
+            ax.axvline(value, color="tab:red", linestyle=styles.setdefault(label, (":", "--", "-.")[len(styles) % 3]),
+                       linewidth=1.0, label=label)
+            if note:
+                ax.annotate(note, (value, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -10),
+                            textcoords="offset points", fontsize=7, color="tab:red")
+        ax.set_yticks(y, part["label"])
+        ax.invert_yaxis()
+        ax.set_xlabel(xlabel)
+        ax.set_title(str(name))
+        ax.grid(axis="x", alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    for ax in axes[0][1:]:  # a panel may add a marker or line the first one lacks
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    # The legend goes under the panels (above them it collided with the title).
+    ncol = min(max(len(labels), 1), 3)
+    rows = -(-len(labels) // ncol)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, min(0.3, (0.22 * rows + 0.15) / height), 1, 1))
+    fig.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 0.0), ncol=ncol, fontsize=8, frameon=False)
+    return fig
+
+
 def tie_order_shift(shift: pd.DataFrame, title: str = "") -> plt.Figure:
     """HR@50 of each model with the file's order inside ties (stable) and without it (shuffled):
     one panel per data set, one pair of bars per model (mean over seeds, sd as error bars), the
     paper's number as a black tick where it has one. ``shift`` is
     :func:`attrec_lib.tie_order.shift_table`."""
-    panels = list(shift.groupby("dataset", sort=False))
-    height = max(2.4, 0.45 * max((len(p) for _, p in panels), default=1) + 1.2)
-    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(5.2 * max(len(panels), 1), height), squeeze=False)
-    for ax, (name, part) in zip(axes[0], panels):
-        y = np.arange(len(part))
-        for offset, rule, color in ((-0.2, "stable", "tab:gray"), (0.2, "shuffled", "tab:orange")):
-            ax.barh(y + offset, part[f"hr@50 {rule}"], height=0.38, xerr=part[f"hr@50 {rule} sd"].fillna(0.0),
-                    color=color, label=f"{rule} ties", error_kw={"elinewidth": 0.8, "capsize": 2})
-        if "hr@50 paper" in part and part["hr@50 paper"].notna().any():
-            ax.plot(part["hr@50 paper"], y, linestyle="none", marker="|", markersize=14, color="black",
-                    label="paper (Table 2)")
-        ax.set_yticks(y, part["label"])
-        ax.invert_yaxis()
-        ax.set_xlabel("HR@50 (validation-selected epoch)")
-        ax.set_title(str(name))
-        ax.grid(axis="x", alpha=0.3)
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    for ax in axes[0][1:]:  # a panel may add the paper's marker the first one lacks
-        for h, lab in zip(*ax.get_legend_handles_labels()):
-            if lab not in labels:
-                handles.append(h)
-                labels.append(lab)
-    fig.legend(handles, labels, loc="upper center", ncol=max(len(labels), 1), fontsize=8, frameon=False)
-    if title:
-        fig.suptitle(title, y=1.06)
-    fig.tight_layout(rect=(0, 0, 1, 0.93))
-    return fig
+    return paired_bars(shift, (("stable", "stable ties", "tab:gray"), ("shuffled", "shuffled ties", "tab:orange")),
+                       "HR@50 (validation-selected epoch)", title)
+
+
+def tuned_vs_default(default: pd.DataFrame, tuned: pd.DataFrame, labels: dict, references=None,
+                     title: str = "") -> plt.Figure:
+    """Each tuned model's HR@50 at its default settings and tuned on validation (mean and sd over
+    seeds of the validation-selected epoch; run_grid rows), one panel per data set, the paper's
+    Table 2 number as a tick. ``references``: see :func:`paired_bars`."""
+    from . import paper_numbers
+    from .data.registry import paper_set
+    rows = []
+    for (ds, model), part in tuned.groupby(["dataset", "model"], sort=False):
+        base = default[(default["dataset"] == ds) & (default["model"] == model)]["hr@50"]
+        rows.append({"dataset": ds, "model": model, "label": labels.get(model, model),
+                     "hr@50 default": base.mean(), "hr@50 default sd": base.std(ddof=1),
+                     "hr@50 tuned": part["hr@50"].mean(), "hr@50 tuned sd": part["hr@50"].std(ddof=1),
+                     "hr@50 paper": paper_numbers.table2_value(paper_set(ds), model, "hr@50")})
+    frame = pd.DataFrame(rows, columns=["dataset", "model", "label", "hr@50 default", "hr@50 default sd",
+                                        "hr@50 tuned", "hr@50 tuned sd", "hr@50 paper"])
+    frame["hr@50 paper"] = pd.to_numeric(frame["hr@50 paper"])
+    return paired_bars(frame, (("default", "default settings", "tab:gray"), ("tuned", "tuned on validation", "tab:blue")),
+                       "HR@50 (validation-selected epoch)", title, references)

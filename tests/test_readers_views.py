@@ -43,3 +43,27 @@ def test_attention_heatmaps_mask_the_diagonal_and_share_a_scale_per_data_set():
     assert images[0].get_clim() == images[1].get_clim() == (0.1, 0.9)
     ax = fig.get_axes()[0]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("attended position", "query position")
+
+
+def test_tuned_vs_default_pairs_each_models_bars_with_lines_and_a_legend_clear_of_the_title():
+    def rows(ds, model, values):
+        return pd.DataFrame({"dataset": ds, "model": model, "seed": range(len(values)), "hr@50": values})
+    default = pd.concat([rows("ml-100k", "bprmf", [0.30, 0.32]), rows("ml-100k", "attrec", [0.50, 0.52]),
+                         rows("lastfm", "bprmf", [0.20, 0.22])])
+    tuned = pd.concat([rows("ml-100k", "bprmf", [0.36, 0.34]), rows("ml-100k", "attrec", [0.51, 0.51]),
+                       rows("lastfm", "bprmf", [0.28, 0.26])])
+    refs = {"ml-100k": [(0.2, "Pop", None), (0.47, "strongest simple baseline", "SKNN")],
+            "lastfm": [(0.08, "Pop", None), (0.32, "strongest simple baseline", "EASE")]}
+    fig = plotting.tuned_vs_default(default, tuned, {"bprmf": "BPRMF", "attrec": "AttRec"}, refs, title="T")
+    axes = fig.get_axes()
+    assert [ax.get_title() for ax in axes] == ["ml-100k", "lastfm"]
+    widths = sorted(round(p.get_width(), 6) for p in axes[0].patches)
+    assert widths == [0.31, 0.35, 0.51, 0.51]  # means over seeds: default and tuned per model
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == ["BPRMF", "AttRec"]
+    assert [line.get_xdata()[0] for line in axes[1].get_lines() if line.get_linestyle() != "None"] == [0.08, 0.32]
+    assert any(t.get_text() == "EASE" for t in axes[1].texts)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels.count("strongest simple baseline") == 1 and "paper (Table 2)" in labels  # one entry per style
+    fig.canvas.draw()
+    legend = fig.legends[0].get_window_extent().transformed(fig.transFigure.inverted())
+    assert legend.y1 <= min(ax.get_position().y0 for ax in axes)  # under the panels, not on the title
