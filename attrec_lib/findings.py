@@ -58,9 +58,11 @@ def datasets(table: pd.DataFrame) -> str:
             f"Not available offline: {len(missing)} ({', '.join(missing) or 'none'}).")
 
 
-def comparison(df: pd.DataFrame, test: pd.DataFrame, labels: dict | None = None, light=()) -> str:
+def comparison(df: pd.DataFrame, test: pd.DataFrame, labels: dict | None = None, light=(),
+               heading: str = "Findings") -> str:
     """Notebook 01 (Table 2): AttRec beside the paper's number and beside our best baseline
-    (on a ``light`` data set, the best of Pop and the simple baselines, the only ones run there)."""
+    (on a ``light`` data set, the best of Pop and the simple baselines, the only ones run there);
+    ``heading`` starts the paragraph."""
     parts = []
     means = df.groupby(["dataset", "model"], sort=False)["hr@50"].mean()
     for r in test.to_dict("records"):
@@ -81,7 +83,7 @@ def comparison(df: pd.DataFrame, test: pd.DataFrame, labels: dict | None = None,
         for ds, part in means.groupby(level="dataset", sort=False):
             best = part.droplevel(0).idxmax()
             parts.append(f"on {ds} the best model is {_label(best, labels)} ({part.max():.4f})")
-    return "**Findings.** " + _list(parts) + "."
+    return f"**{heading}.** " + _list(parts) + "."
 
 
 def ablation(df: pd.DataFrame, column: str, reference, value_labels: dict | None = None) -> str:

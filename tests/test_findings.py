@@ -118,3 +118,6 @@ def test_comparison_says_not_significant_when_the_test_says_so():
     assert "not significantly different from it (Wilcoxon p = 4.00e-01)" in text
     test.loc[0, "p (HR@50)"] = 0.001
     assert "AttRec is significantly worse (Wilcoxon p = 1.00e-03)" in findings.comparison(df, test)
+    assert findings.comparison(df, test).startswith("**Findings.** ")
+    assert findings.comparison(df, test, heading="With every learned model tuned alike").startswith(
+        "**With every learned model tuned alike.** On ml-100k")
