@@ -88,19 +88,116 @@ def test_a_light_data_set_runs_only_attrec_pop_and_the_simple_baselines(sandbox,
     assert narrowed.light_datasets == () and narrowed.datasets == ("shop", SYNTHETIC)
 
 
-def test_the_standard_profile_runs_the_left_out_sets_stand_in_in_table2_only():
+def test_the_standard_profile_runs_the_left_out_sets_stand_in_in_table2_only(monkeypatch):
+    # the simple baselines' specs without running their trials (the results folder is empty here)
+    monkeypatch.setattr(study, "simple_baseline_spec", lambda prof, ds, m: study.spec_for(prof, ds, m))
     prof = study.profile("standard")
     assert prof.light_datasets == ()
     for ds in prof.datasets:
         if registry.paper_set(ds) in study.STANDARD_LEAVES_OUT:  # every model in Table 2, nothing else
             assert ds not in prof.ablation_datasets + prof.tuned_row_datasets + prof.figure5_datasets
             assert ds not in (prof.tie_order_datasets or ())
-            assert {s.model for s in study.table2_specs(prof) if s.dataset == ds} == set(study.available_models())
+            assert set(prof.table2_models(ds)) == set(study.ALL_MODELS)
     if is_available("ml-1m-first2999"):
         assert "ml-1m-first2999" in prof.datasets
-        others = [s for s in study.all_specs(prof) if s.dataset == "ml-1m-first2999"]
-        table2 = {s.key for s in study.table2_specs(prof) + study.simple_trial_specs(prof)}
-        assert others and {s.key for s in others} <= table2
+        sweeps = study.omega_specs(prof) + study.seq_len_specs(prof) + study.dim_specs(prof) + study.table3_specs(prof)
+        assert not [s for s in sweeps + study.table4_specs(prof) if s.dataset == "ml-1m-first2999"]
+
+
+def test_a_stand_in_takes_its_paper_sets_settings_and_numbers(sandbox):
+    digest = _write_shop(sandbox / "mirror")
+    registry.register(_shop_spec(digest))
+    registry.register(_shop_spec(digest, name="shop-sample", settings=None, stand_in_for="shop"))
+    spec = study.spec_for(study.profile("tiny", datasets=["shop-sample"]), "shop-sample", "attrec")
+    assert (spec.model_config["seq_len"], spec.model_config["reg_mode"]) == (2, "norm_clip")
+    assert tables.paper_set("shop-sample") == "shop"
+    assert registry.ablation_replacement("shop") == "shop-sample"
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"settings": None}, "settings"),
+    ({"settings": None, "stand_in_for": "nowhere"}, "stand_in_for='nowhere'"),
+    ({"generate": planted_sequences}, "not both"),
+    ({"name": "ml-100k"}, "already registered"),
+])
+def test_register_refuses_an_incomplete_data_set(sandbox, changes, message):
+    with pytest.raises(ValueError, match=message):
+        registry.register(_shop_spec("0" * 64, **changes))
+
+
+def test_paper_settings_per_data_set():
+    """The paper's Implementation Details: MovieLens L=5, T=3 with L2; MovieTweetings L=3, T=1;
+    the other sets L=2, T=1; norm clipping on the sparse sets. Stand-ins take their paper set's."""
+    prof = study.profile("tiny")
+    expected = {"ml-100k": (5, 3, "l2_batch"), "ml-1m-first2999": (5, 3, "l2_batch"),
+                "movietweetings": (3, 1, "norm_clip"), "movietweetings-snapshot-100k": (3, 1, "norm_clip"),
+                "lastfm": (2, 1, "norm_clip"), "amazon-patio-lawn-garden": (2, 1, "norm_clip")}
+    for dataset, settings in expected.items():
+        cfg = study.spec_for(prof, dataset, "attrec").model_config
+        assert (cfg["seq_len"], cfg["n_targets"], cfg["reg_mode"]) == settings, dataset
+    assert registry.ablation_replacement("ml-1m") == "ml-1m-first2999"
+    assert registry.ablation_replacement("amazon-digital-music") == "lastfm"
+
+
+def test_a_misspelt_override_raises_naming_the_field():
+    prof = study.profile("tiny")
+    with pytest.raises(ValueError, match="omgea"):
+        study.spec_for(prof, SYNTHETIC, "attrec", omgea=0.7)
+    with pytest.raises(ValueError, match="'dd'"):
+        dataclasses.replace(prof, overrides={"dd": 8})
+    with pytest.raises(ValueError, match="unknown data set 'ml-10m'"):
+        study.profile("tiny", datasets=["ml-10m"])
+    # the setting a model has no field for is left out only for that model (Pop has no d)
+    assert "d" not in study.spec_for(prof, SYNTHETIC, "pop").model_config
+
+
+@dataclasses.dataclass(frozen=True)
+class _MeanConfig(ModelConfig):
+    d: int = 8  # latent dimension
+
+
+class _MeanOfInputs(SequentialRecommender):
+    """A throw-away model: the score is <mean of the input item vectors, item vector>."""
+
+    config_class, presets = _MeanConfig, {"paper": _MeanConfig()}
+    training = {"optimizer": "adam", "lr": 1e-2}
+
+    def __init__(self, n_users, n_items, config=None):
+        super().__init__(n_users, n_items, config)
+        import torch
+        self.E = torch.nn.Embedding(n_items + 1, self.config.d, padding_idx=n_items)
+
+    def score(self, users, inputs):
+        return self.E(inputs).mean(1) @ self.E.weight[: self.n_items].T
+
+    def loss(self, batch):
+        import torch.nn.functional as F
+        h = self.E(batch.inputs).mean(1, keepdim=True)  # (B, 1, d)
+        pos, neg = (h * self.E(batch.targets)).sum(-1), (h * self.E(batch.negatives)).sum(-1)
+        return -F.logsigmoid(pos - neg).mean()
+
+
+def test_a_new_model_is_its_class_and_one_registry_line(monkeypatch, tmp_path):
+    monkeypatch.setenv("ATTREC_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setitem(models.REGISTRY, "mean", models.Entry(_MeanOfInputs, "Mean"))
+    spec = experiments.make_spec(SYNTHETIC, "mean", "paper", train={"epochs": 1})
+    assert spec.train_config["optimizer"] == "adam" and spec.model_config == {"seq_len": 5, "n_targets": 3, "d": 8}
+    result = experiments.run(spec, progress=False)
+    assert result["spec"]["model"] == "mean" and result["epochs_run"] == 1
+    with pytest.raises(ValueError, match="seq_len"):
+        models.make_config("mean", "paper", seq_len=0)  # the base class's window check
+
+
+def test_no_block_of_six_lines_is_repeated_in_the_library():
+    """One place per fact: six consecutive code lines (imports and comments aside) occur once."""
+    seen = {}
+    for path in sorted((paths.REPO_ROOT / "attrec_lib").rglob("*.py")):
+        lines = [line.strip() for line in path.read_text().splitlines()]
+        code = [line for line in lines if line and not line.startswith(("#", "import ", "from ", '"""'))]
+        for k in range(len(code) - 5):
+            block = tuple(code[k:k + 6])
+            assert block not in seen, f"repeated in {seen[block]} and {path}:\n" + "\n".join(block)
+            seen[block] = path
 
 
 def test_a_data_set_tuned_from_another_runs_the_sources_choice_with_its_own_settings(sandbox):
