@@ -54,19 +54,24 @@ def evidence(prof) -> pd.DataFrame:
     """The evidence table of ``prof``: every learned model below Pop in its Table 2, from cached
     runs only (a group of runs with one not cached is left out, never computed here)."""
     learned = [m for m in study.available_models(study.LEARNED_MODELS) if m != "attrec"]
-    table2 = study.table2_specs(prof, learned + ["pop"])
-    targets = below_pop_models(_cached(table2), learned)
+    table2 = _cached(study.table2_specs(prof, learned + ["pop"]))  # read once: every group below filters it
+    targets = below_pop_models(table2, learned)
     trials = study.learned_trial_specs(prof)
     tuned = study.tuned_table2_specs(prof, cached_only=True)
     shuffled = study.tie_order_specs(prof, "shuffled", cached_only=True)
     groups = {}
     for ds, models in targets.items():
+        pop, shuffled_pop = _rows(table2, ds, "pop"), _cached(shuffled, ds, "pop")
         for m in models:
-            groups[ds, m, EVIDENCE[0]] = (_cached(table2, ds, m), _cached(table2, ds, "pop"))
-            groups[ds, m, EVIDENCE[1]] = (_cached(trials, ds, m), _cached(table2, ds, "pop"))
-            groups[ds, m, EVIDENCE[2]] = (_cached(tuned, ds, m), _cached(table2, ds, "pop"))
-            groups[ds, m, EVIDENCE[3]] = (_cached(shuffled, ds, m), _cached(shuffled, ds, "pop"))
+            groups[ds, m, EVIDENCE[0]] = (_rows(table2, ds, m), pop)
+            groups[ds, m, EVIDENCE[1]] = (_cached(trials, ds, m), pop)
+            groups[ds, m, EVIDENCE[2]] = (_cached(tuned, ds, m), pop)
+            groups[ds, m, EVIDENCE[3]] = (_cached(shuffled, ds, m), shuffled_pop)
     return evidence_table(groups)
+
+
+def _rows(df: pd.DataFrame, dataset: str, model: str) -> pd.DataFrame:
+    return df[(df["dataset"] == dataset) & (df["model"] == model)]
 
 
 def _cached(specs, dataset: str | None = None, model: str | None = None) -> pd.DataFrame:
