@@ -257,3 +257,14 @@ def test_figure4_sweeps_run_where_the_profile_says_and_the_tuned_omega_follows()
     tiny = dataclasses.replace(study.profile("tiny"), figure4_datasets=())
     assert study.omega_specs(tiny) == [] and study.seq_len_specs(tiny) == [] and study.tuned_specs(tiny) == []
     assert study.profile("standard").figure4_datasets is None  # the ablation sets
+
+
+def test_the_full_and_standard_profiles_tune_with_the_same_budget_and_full_compares_tie_orders_on_the_tuned_sets():
+    full, standard = study.profile("full"), study.profile("standard")
+    assert full.tuning == standard.tuning and full.tuning.n_trials == 8
+    assert full.tuning.epochs >= 100 and full.tuning.patience == 10  # the floor for every tuned model
+    assert full.tie_order_datasets == full.tuned_datasets and full.tie_order_seeds == full.seeds == (0, 1, 2)
+    # the tuning trials of the full profile are the standard profile's, so its tuned rows need no new trials
+    for ds in full.tuned_datasets:
+        assert ([s.key for s in tuning.trial_specs(full, ds, "bprmf", full.tuning)]
+                == [s.key for s in tuning.trial_specs(standard, ds, "bprmf", standard.tuning)])
