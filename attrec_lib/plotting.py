@@ -56,6 +56,21 @@ def show(fig, name: str) -> list:
     return out
 
 
+def dataset_title(name) -> str:
+    """A panel's title for data set ``name``: the paper's name of the set, or for a stand-in the set
+    it stands in for, labelled as such ("ML-1M stand-in (ml-1m-first2999)"); an unregistered name
+    as it is."""
+    from .data import registry
+    try:
+        spec = registry.get_spec(str(name))
+    except ValueError:
+        return str(name)
+    if spec.is_stand_in:
+        paper = registry.REGISTRY.get(spec.stand_in_for)
+        return f"{paper.paper_name if paper and paper.paper_name else spec.stand_in_for} stand-in ({spec.name})"
+    return spec.paper_name or spec.name
+
+
 def _position_labels(L: int) -> list:
     return [f"t-{L - 1 - i}" if i < L - 1 else "t" for i in range(L)]
 
@@ -73,38 +88,39 @@ def _map_dataset(label: str) -> str:
 
 
 def attention_heatmaps(maps: dict, title: str = "") -> plt.Figure:
-    """Figure 3: one L x L heatmap per user (rows: query position, columns: attended position).
+    """Figure 3: one L x L heatmap per user (rows: query position, columns: attended position),
+    one row of panels per data set.
 
     Maps of the same data set share one colour scale (one colour bar per data set); the masked
     diagonal (an item never attends to itself) is drawn hatched grey, not as zero attention.
     """
-    n = len(maps)
-    fig, axes = plt.subplots(1, n, figsize=(min(4.2 * n, 10.0), 3.9), squeeze=False)
-    cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")
-    scale = {}
+    rows = {}
     for label, weights in maps.items():
-        w = np.asarray(weights, dtype=float)
-        off = w[~np.eye(w.shape[0], dtype=bool)]
-        lo, hi = scale.get(_map_dataset(label), (np.inf, -np.inf))
-        scale[_map_dataset(label)] = (min(lo, off.min()), max(hi, off.max()))
-    images = {}
-    for ax, (label, weights) in zip(axes[0], maps.items()):
-        w = np.asarray(weights, dtype=float)
-        L = w.shape[0]
-        lo, hi = scale[_map_dataset(label)]
-        masked = np.ma.masked_where(np.eye(L, dtype=bool), w)
-        im = ax.imshow(masked, cmap=cmap, vmin=lo, vmax=hi)
-        for i in range(L):
-            ax.add_patch(plt.Rectangle((i - 0.5, i - 0.5), 1, 1, fill=False, hatch="///",
-                                       edgecolor="0.6", linewidth=0))
-        ax.set_xticks(range(L), _position_labels(L), fontsize=8)
-        ax.set_yticks(range(L), _position_labels(L), fontsize=8)
-        ax.set_xlabel("attended position")
-        ax.set_ylabel("query position")
-        ax.set_title(label, fontsize=10)
-        images.setdefault(_map_dataset(label), []).append((ax, im))
-    for dataset, pairs in images.items():
-        bar = fig.colorbar(pairs[0][1], ax=[ax for ax, _ in pairs], fraction=0.046, pad=0.04)
+        rows.setdefault(_map_dataset(label), []).append((label, np.asarray(weights, dtype=float)))
+    n_cols = max((len(r) for r in rows.values()), default=1)
+    fig, axes = plt.subplots(max(len(rows), 1), n_cols, figsize=(min(4.2 * n_cols, 10.0), 3.9 * max(len(rows), 1)),
+                             squeeze=False)
+    cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")
+    for r, (dataset, panels) in enumerate(rows.items()):
+        off = np.concatenate([w[~np.eye(w.shape[0], dtype=bool)] for _, w in panels])
+        lo, hi = off.min(), off.max()
+        used = []
+        for ax, (label, w) in zip(axes[r], panels):
+            L = w.shape[0]
+            im = ax.imshow(np.ma.masked_where(np.eye(L, dtype=bool), w), cmap=cmap, vmin=lo, vmax=hi)
+            for i in range(L):
+                ax.add_patch(plt.Rectangle((i - 0.5, i - 0.5), 1, 1, fill=False, hatch="///",
+                                           edgecolor="0.6", linewidth=0))
+            ax.set_xticks(range(L), _position_labels(L), fontsize=8)
+            ax.set_yticks(range(L), _position_labels(L), fontsize=8)
+            ax.set_xlabel("attended position")
+            ax.set_ylabel("query position")
+            user = label[len(dataset):].strip()
+            ax.set_title(f"{dataset_title(dataset)}: {user}" if len(rows) > 1 else label, fontsize=9 if len(rows) > 1 else 10)
+            used.append(ax)
+        for ax in axes[r][len(panels):]:
+            ax.set_visible(False)
+        bar = fig.colorbar(im, ax=used, fraction=0.046, pad=0.04)
         bar.set_label(f"attention weight ({dataset}; diagonal masked)")
     if title:
         fig.suptitle(title)
@@ -139,7 +155,7 @@ def sweep(df: pd.DataFrame, x: str, xlabel: str, hue: str | None = None, y: str 
         ax.set_xlabel(xlabel)
         ax.set_ylabel("MRR" if y == "mrr" else y.upper())
         if name != "":
-            ax.set_title(str(name))
+            ax.set_title(dataset_title(name) if facet == "dataset" else str(name), fontsize=10)
         if floors is not None and len(floors):
             rows = floors[floors[facet] == name] if facet else floors
             for model, part in rows.groupby("model", sort=False):
@@ -188,7 +204,7 @@ def paired_bars(frame: pd.DataFrame, conditions, xlabel: str, title: str = "", r
         ax.set_yticks(y, part["label"])
         ax.invert_yaxis()
         ax.set_xlabel(xlabel)
-        ax.set_title(str(name))
+        ax.set_title(dataset_title(name))
         ax.grid(axis="x", alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     for ax in axes[0][1:]:  # a panel may add a marker or line the first one lacks

@@ -453,6 +453,14 @@ def figure3_spec(prof: Profile) -> RunSpec:
     return spec_for(prof, prof.ablation_datasets[0], "attrec", prof.seeds[0])
 
 
+def figure3_specs(prof: Profile) -> list:
+    """Figure 3's runs: :func:`figure3_spec` (the paper's ML-100K), then AttRec on the ML-1M
+    stand-in where the profile has it among its ablation sets (the full profile)."""
+    first = figure3_spec(prof)
+    return [first] + [spec_for(prof, ds, "attrec", prof.seeds[0]) for ds in prof.ablation_datasets
+                      if ds != first.dataset and paper_set(ds) == "ml-1m"]
+
+
 # --- how much of each result is the order of tied timestamps (notebook 09) --------------------
 
 # Models that read a user's items as a set, not a sequence: the floor a sequential signal must beat.
@@ -562,4 +570,4 @@ __all__ = ["all_specs", "PARTS", "PROFILES", "Profile", "profile", "spec_for", "
            "EXTRA_BASELINES", "SIMPLE_BASELINES", "LIGHT_MODELS", "MODEL_LABELS", "AGGREGATIONS", "simple_baseline_spec",
            "simple_trial_specs", "simple_baseline_choices", "learned_trial_specs", "tuned_table2_specs",
            "tuned_choices", "rq1_specs", "LEARNED_MODELS", "gap_specs", "NON_SEQUENTIAL", "tie_order_specs",
-           "tie_order_models", "strongest_baselines"]
+           "tie_order_models", "strongest_baselines", "figure3_specs"]

@@ -45,6 +45,29 @@ def test_attention_heatmaps_mask_the_diagonal_and_share_a_scale_per_data_set():
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("attended position", "query position")
 
 
+def test_attention_heatmaps_of_two_data_sets_take_a_row_and_a_scale_each():
+    a = np.array([[0.0, 0.2, 0.8], [0.5, 0.0, 0.5], [0.9, 0.1, 0.0]])
+    b = np.array([[0.0, 0.6, 0.4], [0.3, 0.0, 0.7], [0.4, 0.6, 0.0]])
+    fig = plotting.attention_heatmaps({"ml-100k user 1": a, "ml-100k user 2": b, "ml-1m-first2999 user 1": b,
+                                       "ml-1m-first2999 user 2": b * 0.5})
+    maps = [ax for ax in fig.get_axes() if ax.images]
+    assert len(maps) == 4
+    rows = sorted({round(ax.get_position().y0, 3) for ax in maps})
+    assert len(rows) == 2  # one row per data set
+    assert [ax.get_title() for ax in maps] == ["ML-100K: user 1", "ML-100K: user 2",
+                                               "ML-1M stand-in (ml-1m-first2999): user 1",
+                                               "ML-1M stand-in (ml-1m-first2999): user 2"]
+    assert maps[0].images[0].get_clim() == (0.1, 0.9) and maps[2].images[0].get_clim() == (0.15, 0.7)
+    assert sum(1 for ax in fig.get_axes() if not ax.images) == 2  # a colour bar per data set
+
+
+def test_panels_name_the_papers_sets_and_label_stand_ins():
+    assert plotting.dataset_title("ml-100k") == "ML-100K"
+    assert plotting.dataset_title("ml-1m-first2999") == "ML-1M stand-in (ml-1m-first2999)"
+    assert plotting.dataset_title("movietweetings-snapshot-100k").startswith("MovieTweetings stand-in")
+    assert plotting.dataset_title("a") == "a"  # not a registered set: as it is
+
+
 def test_tuned_vs_default_pairs_each_models_bars_with_lines_and_a_legend_clear_of_the_title():
     def rows(ds, model, values):
         return pd.DataFrame({"dataset": ds, "model": model, "seed": range(len(values)), "hr@50": values})
@@ -56,7 +79,7 @@ def test_tuned_vs_default_pairs_each_models_bars_with_lines_and_a_legend_clear_o
             "lastfm": [(0.08, "Pop", None), (0.32, "strongest simple baseline", "EASE")]}
     fig = plotting.tuned_vs_default(default, tuned, {"bprmf": "BPRMF", "attrec": "AttRec"}, refs, title="T")
     axes = fig.get_axes()
-    assert [ax.get_title() for ax in axes] == ["ml-100k", "lastfm"]
+    assert [ax.get_title() for ax in axes] == ["ML-100K", "LastFM"]  # the paper's names of the sets
     widths = sorted(round(p.get_width(), 6) for p in axes[0].patches)
     assert widths == [0.31, 0.35, 0.51, 0.51]  # means over seeds: default and tuned per model
     assert [t.get_text() for t in axes[0].get_yticklabels()] == ["BPRMF", "AttRec"]

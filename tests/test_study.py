@@ -268,3 +268,13 @@ def test_the_full_and_standard_profiles_tune_with_the_same_budget_and_full_compa
     for ds in full.tuned_datasets:
         assert ([s.key for s in tuning.trial_specs(full, ds, "bprmf", full.tuning)]
                 == [s.key for s in tuning.trial_specs(standard, ds, "bprmf", standard.tuning)])
+
+
+def test_figure3_adds_the_ml1m_stand_in_where_the_profile_has_it():
+    standard, full = study.profile("standard"), study.profile("full")
+    assert [s.dataset for s in study.figure3_specs(standard)] == [study.figure3_spec(standard).dataset]
+    expected = [study.figure3_spec(full).dataset] + [d for d in full.ablation_datasets if d == "ml-1m-first2999"]
+    assert [s.dataset for s in study.figure3_specs(full)] == expected
+    assert all(s.model == "attrec" and s.seed == full.seeds[0] for s in study.figure3_specs(full))
+    if is_available("ml-1m-first2999") and is_available("ml-100k"):
+        assert expected == ["ml-100k", "ml-1m-first2999"]
