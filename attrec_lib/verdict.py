@@ -102,8 +102,19 @@ def _tuned_note(prof) -> str:
     if not prof.tuned_models:
         return f"the learned models at their default settings (AttRec: the paper's), the simple ones tuned ({every})"
     where = ", ".join(prof.tuned_datasets)
-    return (f"on {where} every model tuned alike ({every}; AttRec included), elsewhere the learned models at "
-            "their default settings and the simple ones tuned")
+    return (f"on {where} every model tuned alike ({every}; AttRec included){_borrowed(prof)}, elsewhere the "
+            "learned models at their default settings and the simple ones tuned")
+
+
+def _borrowed(prof) -> str:
+    """The data sets whose tuned rows take another set's choices (``Profile.tuned_from``), said so."""
+    return "".join(f"; on {ds} every learned model with the setting its tuning chose on {source}"
+                   for ds, source in prof.tuned_from)
+
+
+def _per_point(prof) -> str:
+    n = len(prof.sweep_seeds)
+    return "one seed per point" if n == 1 else f"mean of {n} seeds per point"
 
 
 def claim_beats_simple_baselines(prof) -> dict:
@@ -119,7 +130,7 @@ def claim_beats_simple_baselines(prof) -> dict:
                 _holds(bool(r["AttRec better (p<0.05)"]) for r in test.to_dict("records")),
                 "per data set the simple baseline with the best validation HR@50 (each tuned on validation, "
                 f"{prof.tuning.n_trials} trials), against AttRec (mean of {len(prof.seeds)} seeds; "
-                f"{'tuned alike on ' + ', '.join(prof.tuned_datasets) + ', the paper' if prof.tuned_models else 'the paper'}"
+                f"{'tuned alike on ' + ', '.join(prof.tuned_datasets) + _borrowed(prof) + ', the paper' if prof.tuned_models else 'the paper'}"
                 f"'s settings{' elsewhere' if prof.tuned_models else ''}): paired Wilcoxon test over users of validation-selected HR@50, p < 0.05",
                 source="beyond the paper")
 
@@ -200,7 +211,7 @@ def claim_omega(prof) -> dict:
         parts.append(f"{ds}: best ω={best:g}{extra}")
     return _row(f"RQ2: ω between {low:g} and {high:g} is best; short-term alone beats long-term alone (Figure 4a)",
                 f"best ω {low:g}-{high:g}", "figure only (no printed values)", "; ".join(parts), _holds(flags),
-                f"swept ω over {list(prof.omegas)} (one seed per point); best ω {CHOSEN_ON}")
+                f"swept ω over {list(prof.omegas)} ({_per_point(prof)}); best ω {CHOSEN_ON}")
 
 
 def claim_seq_len(prof) -> dict:
@@ -215,7 +226,7 @@ def claim_seq_len(prof) -> dict:
     return _row("RQ2: the best L grows with density (Figure 4b)", "larger L on MovieLens, small L on sparse sets",
                 "figure only (no printed values)", ours, _holds(flags) if flags else "not tested",
                 "holds if the best L is strictly larger on the data set with more items per user; with "
-                "one seed per point and flat curves this is weak evidence either way, and LastFM (85 items "
+                f"{_per_point(prof)} and flat curves this is weak evidence either way, and LastFM (85 items "
                 f"per user) is not sparse in the paper's sense (Amazon sets: about 15); best L {CHOSEN_ON}")
 
 
@@ -231,7 +242,8 @@ def claim_dims(prof) -> dict:
         parts.append(f"{ds} d={d}: best {winner}")
     return _row("RQ2: AttRec beats all baselines at every d (Figure 5)", "best at every d on ML-100K and Garden",
                 "figure only (no printed values)", "; ".join(parts), _holds(flags),
-                f"models {list(prof.dim_models)} at d in {list(prof.dims)}; the winner at each d is the model "
+                f"models {[m for m in prof.dim_models if m != 'pop']} at d in {list(prof.dims)} ({_per_point(prof)}); "
+                "the winner at each d is the model "
                 "with the highest mean validation HR@50")
 
 

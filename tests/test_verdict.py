@@ -201,3 +201,16 @@ def test_gap_specs_change_only_protocol_and_tie_rule():
     assert (gap.protocol, gap.tie_rule) == ("released", "released")
     assert gap.model_config == head.model_config and gap.train_config == head.train_config
     assert paper_numbers.table2_value("ml-100k", "attrec", "hr@50") is not None
+
+
+# --- what the rules' notes say about the profile -----------------------------------------------
+
+def test_the_notes_say_how_many_seeds_a_point_has_and_where_settings_are_borrowed(grid):
+    grid(frame("x", "cfg.omega", [0.0, 0.2], [0.1, 0.2], [0.1, 0.2]))
+    assert "one seed per point" in str(verdict.claim_omega(TINY))
+    three = dataclasses.replace(TINY, sweep_seeds=(0, 1, 2))
+    text = str(verdict.claim_omega(three))
+    assert "mean of 3 seeds per point" in text and "one seed per point" not in text
+    borrowed = dataclasses.replace(TINY, tuned_from=(("ml-100k", "synthetic-planted"),))
+    assert "on ml-100k every learned model with the setting its tuning chose on synthetic-planted" in verdict._tuned_note(borrowed)
+    assert "with the setting its tuning chose" not in verdict._tuned_note(TINY)
