@@ -115,7 +115,8 @@ def _recorded_runs() -> list[dict]:
             per_epoch, epochs = float(r["seconds_per_epoch"]), int(r["epochs_run"])
             wall = r.get("wall_seconds")  # absent: no evaluation overhead known
             out.append({"dataset": r["spec"]["dataset"], "model": r["spec"]["model"], "per_epoch": per_epoch,
-                        "epochs": epochs, "total": per_epoch * epochs if wall is None else float(wall)})
+                        "epochs": epochs, "total": per_epoch * epochs if wall is None else float(wall),
+                        "cap": (r["spec"].get("train_config") or {}).get("epochs")})
         except (OSError, ValueError, KeyError, TypeError):
             continue  # an unreadable file only costs the estimate one sample
     return out
@@ -134,7 +135,8 @@ def _train_interactions(dataset: str) -> int | None:
 def estimate_seconds(specs, recorded=None, with_basis: bool = False) -> list:
     """Expected wall seconds of each spec: the median recorded seconds per epoch of cached runs of
     the same model and data set, times the median number of epochs they ran (capped by the spec's
-    epoch limit), scaled by their median ratio of wall time to training time (evaluation
+    epoch limit; runs under the spec's own epoch cap where there are any, else the model's runs
+    under that cap on other data sets, since a longer cap lets a run go on), scaled by their median ratio of wall time to training time (evaluation
     overhead). Where the model has runs on other data sets only, their per-epoch time per training
     item times this data set's training items (and their median epochs and overhead). None where
     the model has no cached run at all. ``with_basis``: (seconds, "same" | "scaled" | None) pairs."""
@@ -157,11 +159,22 @@ def estimate_seconds(specs, recorded=None, with_basis: bool = False) -> list:
         if not runs:
             out.append((None, None) if with_basis else None)
             continue
-        epochs = min(statistics.median(r["epochs"] for r in runs), spec.train_config.get("epochs") or 10**9)
+        cap = spec.train_config.get("epochs")
+        epochs = min(statistics.median(r["epochs"] for r in _same_cap(runs, by_model[spec.model], cap)), cap or 10**9)
         overhead = statistics.median(r["total"] / max(r["per_epoch"] * r["epochs"], 1e-12) for r in runs)
         seconds = per_epoch * epochs * overhead
         out.append((seconds, basis) if with_basis else seconds)
     return out
+
+
+def _same_cap(runs: list, model_runs: list, cap) -> list:
+    """The runs whose epoch count says how long a run under epoch cap ``cap`` goes: ``runs`` (the
+    same data set) under that cap, else the model's runs under that cap anywhere, else ``runs``."""
+    for pool in (runs, model_runs):
+        same = [r for r in pool if r.get("cap") == cap]
+        if same:
+            return same
+    return runs
 
 
 class GridProgress:

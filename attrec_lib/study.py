@@ -155,9 +155,10 @@ def _full() -> Profile:
                    # of trials on two cores for a budget that is the same for every model either way
                    tuning=tuning.Budget(n_trials=8),
                    # No tuned rows on the ML-1M stand-in: with ML-100K's choices (tuned_from=(("ml-1m-first2999",
-                   # "ml-100k"),)) its 30 runs at the tuning's 100-epoch cap would cost ~7 core-hours (SASRec
-                   # ran ~73 epochs on ML-100K tuned; an ML-1M-stand-in epoch costs ~5x), more than two cores
-                   # give the rest of this profile; its Table 2 compares every model at default settings.
+                   # "ml-100k"),)) its 30 runs at the tuning's 100-epoch cap would cost ~5 core-hours by the
+                   # plan (SASRec 1.3 h; tuned, it ran ~73 epochs on ML-100K and an ML-1M-stand-in epoch costs
+                   # ~5x), two thirds of the rest of this profile; its Table 2 compares every model at
+                   # default settings.
                    # the tie-order comparison on the two tuned sets, 3 seeds (on the ML-1M stand-in its
                    # LSTM+, SASRec and Caser runs alone would cost ~2 core-hours)
                    tie_order_datasets=tuned, tie_order_seeds=(0, 1, 2))

@@ -82,6 +82,17 @@ def test_estimate_uses_runs_of_the_same_model_and_data_set():
     assert est[2] is None  # BPRMF was recorded on another data set only
 
 
+def test_estimate_takes_the_epochs_runs_go_under_the_specs_own_epoch_cap():
+    recorded = [  # AttRec here only under a 40-epoch cap (it hit it); under a 100-epoch cap elsewhere it ran 80
+        {"dataset": "synthetic-planted", "model": "attrec", "per_epoch": 2.0, "epochs": 40, "total": 80.0, "cap": 40},
+        {"dataset": "other", "model": "attrec", "per_epoch": 9.0, "epochs": 80, "total": 720.0, "cap": 100},
+    ]
+    est = execution.estimate_seconds([_spec(epochs=40), _spec(epochs=100), _spec(epochs=60)], recorded)
+    assert est[0] == pytest.approx(2.0 * 40)  # this set's s/epoch, its own cap's epochs
+    assert est[1] == pytest.approx(2.0 * 80)  # this set's s/epoch, the epochs runs went under a 100 cap
+    assert est[2] == pytest.approx(2.0 * 40)  # no run under a 60 cap: this set's runs, capped at 60
+
+
 def test_estimate_scales_a_models_runs_on_other_data_sets_by_training_items(monkeypatch):
     sizes = {"small": 1000, "big": 5000, "synthetic-planted": 2000}
     monkeypatch.setattr(execution, "_train_interactions", lambda ds: sizes.get(ds))

@@ -228,7 +228,7 @@ def test_a_data_set_tuned_from_another_runs_the_sources_choice_with_its_own_sett
 
 @pytest.mark.skipif(not (is_available("ml-100k") and is_available("ml-1m-first2999")), reason="needs both data sets")
 def test_a_profile_can_give_the_ml1m_stand_in_ml100k_settings_and_narrowing_keeps_that_honest(monkeypatch):
-    assert study.profile("full").tuned_from == ()  # off in the full profile: ~7 core-hours
+    assert study.profile("full").tuned_from == ()  # off in the full profile: ~5 core-hours
     borrowing = dataclasses.replace(study.profile("full"), tuned_from=(("ml-1m-first2999", "ml-100k"),))
     monkeypatch.setitem(study._PROFILE_BUILDERS, "full", lambda: borrowing)
     assert study.profile("full").tuned_row_datasets[-1] == "ml-1m-first2999"
