@@ -40,3 +40,18 @@ def test_notebook_runs_on_the_tiny_profile(notebook, tmp_path, monkeypatch):
         assert " computed" in text and "(running)" in (tmp_path / "runs.log").read_text()
     if notebook.stem != "00-datasets":
         assert any((tmp_path / "figures").iterdir()), "the notebook saved no figure or table"
+
+
+def test_every_committed_notebook_was_executed_with_the_published_profile_and_its_default():
+    """The committed notebooks are one build: papermill recorded the profile each was executed
+    with, and it is the one `make paper` rebuilds by default (and the notebooks' own default)."""
+    import json
+
+    from attrec_lib import paper
+    for nb in NOTEBOOKS:
+        data = json.loads(nb.read_text())
+        meta = data["metadata"].get("papermill") or {}
+        assert meta.get("parameters", {}).get("profile") == paper.PUBLISHED_PROFILE, nb.name
+        assert meta.get("exception") in (None, False), nb.name
+        defaults = next(c for c in data["cells"] if "parameters" in c["metadata"].get("tags", []))
+        assert f'profile = "{paper.PUBLISHED_PROFILE}"' in "".join(defaults["source"]), nb.name
