@@ -136,8 +136,8 @@ def estimate_seconds(specs, recorded=None, with_basis: bool = False) -> list:
     """Expected wall seconds of each spec: the median recorded seconds per epoch of cached runs of
     the same model and data set, times the median number of epochs they ran (capped by the spec's
     epoch limit; runs under the spec's own epoch cap where there are any, else the model's runs
-    under that cap on other data sets, since a longer cap lets a run go on), scaled by their median ratio of wall time to training time (evaluation
-    overhead). Where the model has runs on other data sets only, their per-epoch time per training
+    under that cap on other data sets, since a longer cap lets a run go on), scaled by their
+    median ratio of wall time to training time (evaluation overhead). Where the model has runs on other data sets only, their per-epoch time per training
     item times this data set's training items (and their median epochs and overhead). None where
     the model has no cached run at all. ``with_basis``: (seconds, "same" | "scaled" | None) pairs."""
     recorded = _recorded_runs() if recorded is None else recorded

@@ -116,7 +116,10 @@ def attention_heatmaps(maps: dict, title: str = "") -> plt.Figure:
             ax.set_xlabel("attended position")
             ax.set_ylabel("query position")
             user = label[len(dataset):].strip()
-            ax.set_title(f"{dataset_title(dataset)}: {user}" if len(rows) > 1 else label, fontsize=9 if len(rows) > 1 else 10)
+            if len(rows) > 1:  # several data sets: name each row's set as the paper does
+                ax.set_title(f"{dataset_title(dataset)}: {user}", fontsize=9)
+            else:
+                ax.set_title(label, fontsize=10)
             used.append(ax)
         for ax in axes[r][len(panels):]:
             ax.set_visible(False)
