@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]-*.ipynb))
-PROFILE ?= standard
+PROFILE ?= full
 FRESH ?= 0
 PUBLISH ?= 0
 DEBUG ?= 0
@@ -24,8 +24,8 @@ help:  ## list the targets and variables
 	@echo "make <target> [VARIABLE=value ...]"
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  \1\t\2/' | expand -t 14
 	@echo "variables:"
-	@echo "  PROFILE=standard|full|quick|tiny  experiment profile (default standard: the committed notebooks)"
-	@echo "  PUBLISH=1    let a profile other than standard replace the committed notebooks and figures"
+	@echo "  PROFILE=standard|full|quick|tiny  experiment profile (default full: the committed notebooks)"
+	@echo "  PUBLISH=1    let a profile other than full replace the committed notebooks and figures"
 	@echo "               (otherwise it writes build/<profile>/)"
 	@echo "  FRESH=1      recompute every run this build needs instead of reading the cache"
 	@echo "  DEBUG=1      show tracebacks instead of one-line errors"

@@ -16,7 +16,7 @@ Publishing never damages what is committed:
   signal) and does the same; when the runner is killed, the kernel notices its parent is gone and
   exits (ipykernel's parent poller), and the staging folder is left under ``build/`` (ignored).
 
-The committed notebooks and figures are the ``standard`` profile (:data:`PUBLISHED_PROFILE`), so
+The committed notebooks and figures are the ``full`` profile (:data:`PUBLISHED_PROFILE`), so
 ``make paper`` with no arguments rebuilds what is committed, from the cache. Any other profile
 writes to ``build/<profile>/notebooks`` and ``build/<profile>/figures`` unless ``--publish``
 asks for the committed files explicitly.
@@ -42,7 +42,7 @@ from pathlib import Path
 
 from . import paths
 
-PUBLISHED_PROFILE = "standard"  # the profile the committed notebooks, figures and CSVs were built with
+PUBLISHED_PROFILE = "full"  # the profile the committed notebooks, figures and CSVs were built with
 
 
 def default_notebooks() -> list:

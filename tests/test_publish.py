@@ -182,4 +182,5 @@ def test_other_profile_writes_to_build_unless_published(sandbox):
     assert (sandbox / "figures" / "00-a.csv").read_text() == "committed"
     assert json.loads((sandbox / "build" / "quick" / "notebooks" / "00-a.ipynb").read_text())["profile"] == "quick"
     assert (sandbox / "build" / "quick" / "figures" / "00-a.csv").read_text() == "new quick"
-    assert paper.targets("standard", False) == (paths.NOTEBOOKS_DIR, paths.figures_dir())
+    assert paper.targets("full", False) == (paths.NOTEBOOKS_DIR, paths.figures_dir())
+    assert paper.targets("standard", False)[0] == paths.REPO_ROOT / "build" / "standard" / "notebooks"
