@@ -242,7 +242,7 @@ def claim_dims(prof) -> dict:
         parts.append(f"{ds} d={d}: best {winner}")
     return _row("RQ2: AttRec beats all baselines at every d (Figure 5)", "best at every d on ML-100K and Garden",
                 "figure only (no printed values)", "; ".join(parts), _holds(flags),
-                f"models {[m for m in prof.dim_models if m != 'pop']} at d in {list(prof.dims)} ({_per_point(prof)}); "
+                f"models {[m for m in prof.dim_models if m in set(df['model'])]} at d in {list(prof.dims)} ({_per_point(prof)}); "
                 "the winner at each d is the model "
                 "with the highest mean validation HR@50")
 
