@@ -200,3 +200,18 @@ def test_test_item_popularity_by_hand(monkeypatch):
     # Train counts: item 0 -> 3, item 1 -> 2, item 2 -> 1, item 3 -> 1 (user 3's only training row).
     assert row["median train count of test item"] == np.median([3, 2, 1, 3])
     assert row["test item in top 1 (%)"] == 50.0  # items 0 and 0 of four test items
+
+
+# --- the user_shuffled rule (Figure 3's null model, issue 27) --------------------------------
+
+def test_user_shuffled_permutes_whole_user_sequences_across_timestamps():
+    users = [tuple(order_interactions(TIES, f"user_shuffled:{s}")["user"]) for s in range(30)]
+    assert set(users) == {tuple(order_interactions(TIES, "stable")["user"])}  # users stay grouped
+    ones = {tuple(order_interactions(TIES, f"user_shuffled:{s}").query("user == 1")["item"]) for s in range(30)}
+    assert all(sorted(o) == list("abcdefgh") for o in ones)
+    # The timestamp no longer orders: a (time 5) is not always among the first two, unlike stable/shuffled.
+    assert any(o.index("a") > 1 for o in ones) and len(ones) == 30
+    assert order_interactions(TIES, "user_shuffled:3").equals(order_interactions(TIES, "user_shuffled:3"))
+    assert parse_tie_rule("user_shuffled:3") == ("user_shuffled", 3)
+    with pytest.raises(ValueError, match="user_shuffled:<seed>"):
+        parse_tie_rule("user_shuffled:x")

@@ -26,6 +26,10 @@ the latest item, the test item of the leave-last-out split):
     order inherits whatever the file was sorted by (LastFM: artist id within a month), which a
     sequential model can learn and is then scored on; this rule measures how much of a result
     is that artefact. The seed is part of the rule's name, so it is part of every run spec.
+``"user_shuffled:<seed>"`` (e.g. ``"user_shuffled:0"``)
+    a null model, not a reading of the data: every user's whole sequence in a random order drawn
+    from ``seed`` (timestamps ignored), so nothing sequential is left to learn; the test item is
+    a random item of the user. Figure 3's null model trains AttRec on it (issue 27).
 
 :func:`load_dataset` caches the result under ``data/processed/`` in a file keyed by the raw
 files' sha256 and the sha256 of this module's, the parsers' and the registry entry's source, so
@@ -51,6 +55,8 @@ from .registry import DatasetSpec, get_spec
 from .sequences import SequenceDataset
 
 SHUFFLED = "shuffled"  # the seeded rule, spelled "shuffled:<seed>"; the fixed rules are TIE_RULES (below)
+USER_SHUFFLED = "user_shuffled"  # the null model's rule, "user_shuffled:<seed>": each user's sequence shuffled
+SEEDED_RULES = (SHUFFLED, USER_SHUFFLED)
 
 
 class EmptyDatasetError(ValueError):
@@ -63,14 +69,15 @@ def shuffled_tie_rule(seed: int) -> str:
 
 
 def parse_tie_rule(tie_rule: str) -> tuple:
-    """``(name, seed)``: ``("stable", None)``, ``("released", None)`` or ``("shuffled", 3)``."""
+    """``(name, seed)``: ``("stable", None)``, ``("released", None)``, ``("shuffled", 3)`` or
+    ``("user_shuffled", 3)``."""
     if tie_rule in TIE_RULES:
         return tie_rule, None
     name, sep, seed = str(tie_rule).partition(":")
     # One spelling per seed ("shuffled:1", never "shuffled:01"), so one run has one spec key.
-    if name == SHUFFLED and sep and seed.isascii() and seed.isdigit() and seed == str(int(seed)):
-        return SHUFFLED, int(seed)
-    raise ValueError(f"tie_rule must be one of {tuple(TIE_RULES)} or '{SHUFFLED}:<seed>' with a "
+    if name in SEEDED_RULES and sep and seed.isascii() and seed.isdigit() and seed == str(int(seed)):
+        return name, int(seed)
+    raise ValueError(f"tie_rule must be one of {tuple(TIE_RULES)}, '{SHUFFLED}:<seed>' or '{USER_SHUFFLED}:<seed>' with a "
                      f"non-negative integer seed, got {tie_rule!r}")
 
 
@@ -135,8 +142,10 @@ def order_interactions(df: pd.DataFrame, tie_rule: str = "stable") -> pd.DataFra
     keys = (raw_pos, ts, users)
     if rule == SHUFFLED:
         keys = (raw_pos, np.random.default_rng(seed).random(len(df)), ts, users)
+    elif rule == USER_SHUFFLED:  # the timestamp leaves the sort: a random order inside each user
+        keys = (raw_pos, np.random.default_rng(seed).random(len(df)), users)
     order = np.lexsort(keys)
-    if rule == SHUFFLED:
+    if rule in SEEDED_RULES:
         return df.iloc[order]
     return df.iloc[TIE_RULES[rule](order, users[order], ts[order])]
 
