@@ -18,7 +18,7 @@ WORKERS ?=
 ADDRESS ?=
 GRID_PROFILE ?= quick
 
-.PHONY: help setup paper plan test unit nbval bench bench-grid gpu-check goldens clean-data site site-test
+.PHONY: help setup paper plan test unit nbval bench bench-grid gpu-check goldens goldens-platform clean-data site site-test
 
 help:  ## list the targets and variables
 	@echo "make <target> [VARIABLE=value ...]"
@@ -65,6 +65,9 @@ bench-grid: $(SETUP)  ## a profile's grid from an empty cache, serial vs local R
 
 goldens: $(SETUP)  ## recompute tests/goldens/ (after bumping RESULTS_VERSION when numbers change)
 	$(PY) -m attrec_lib.goldens
+
+goldens-platform: $(SETUP)  ## record this machine's exact copy of the goldens (refused beyond float rounding of them)
+	$(PY) -m attrec_lib.goldens --platform
 
 site: $(SETUP)  ## the study as static HTML in build/site/ (from the committed notebooks)
 	$(PY) -m attrec_lib.site build

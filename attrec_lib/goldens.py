@@ -22,7 +22,11 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
+import platform
 import sys
+
+import torch
 
 from . import experiments, models, paths
 from .atomic import replace_atomically
@@ -31,6 +35,14 @@ GOLDEN_EPOCHS = 2
 MAX_BATCHES = 25  # of about 90 batches per ML-100K epoch: keeps the test near 2 minutes on one core
 GOLDEN_DATASET = "ml-100k"
 LEDGER = "VERSIONS.json"
+PLATFORMS = "platforms"
+# How far a number may move between kinds of CPU (measured: AttRec released_code moves its epoch-2
+# loss by 0.16%, a metric by up to 3 users of 943). The loss sums thousands of float terms (relative
+# rounding ~1e-6 per epoch, grown by training); a metric moves by whole users (1/943 on ML-100K).
+TOLERANCE = {"loss_rtol": 5e-3, "metric_atol": 0.01}
+# Instruction-set flags of /proc/cpuinfo that select MKL's and ATen's kernels.
+ISA_FLAGS = ("sse4_2", "avx", "avx2", "fma", "avx512f", "avx512dq", "avx512bw", "avx512vl", "avx512_vnni",
+             "avx512_bf16", "avx512_fp16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8")
 
 
 def goldens_dir():
@@ -75,6 +87,110 @@ def golden_record(name: str, spec, result: dict) -> dict:
         "selections": result["selections"],
         "test_ranks_sha256": {sel: _ranks_digest(pu["test_ranks"]) for sel, pu in result["per_user"].items()},
     }
+
+
+def numeric_platform() -> dict:
+    """What decides a run's float rounding besides the code and the data: the torch build, the
+    kernels ATen dispatches to, the CPU vendor and its vector instruction sets."""
+    vendor, flags = "", set()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                field, _, value = line.partition(":")
+                field = field.strip()
+                if field == "vendor_id" and not vendor:
+                    vendor = value.strip()
+                elif field == "flags":
+                    flags = set(value.split())
+                    break
+    except OSError:
+        vendor = platform.processor()
+    return {"torch": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+            "machine": platform.machine(), "vendor": vendor, "isa": [f for f in ISA_FLAGS if f in flags]}
+
+
+def platform_id(description: dict | None = None) -> str:
+    text = json.dumps(description or numeric_platform(), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def differences(expected, actual, where: str = "") -> list[tuple[str, object, object]]:
+    """Every (path, expected, actual) where two golden records differ, in order."""
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        out = []
+        for key in sorted(set(expected) | set(actual)):
+            if key not in expected or key not in actual:
+                out.append((f"{where}.{key}", expected.get(key), actual.get(key)))
+            else:
+                out.extend(differences(expected[key], actual[key], f"{where}.{key}"))
+        return out
+    if isinstance(expected, list) and isinstance(actual, list):
+        if len(expected) != len(actual):
+            return [(where, f"length {len(expected)}", f"length {len(actual)}")]
+        return [d for i, (x, y) in enumerate(zip(expected, actual)) for d in differences(x, y, f"{where}[{i}]")]
+    return [] if expected == actual else [(where, expected, actual)]
+
+
+def beyond_tolerance(expected: dict, actual: dict) -> list[tuple[str, object, object]]:
+    """The differences that float rounding on another kind of CPU cannot explain: a loss off by
+    more than ``loss_rtol``, a metric by more than ``metric_atol``, anything else at all (the
+    per-user rank digests excepted: a digest cannot be close, and the metrics cover the ranks)."""
+    out = []
+    for where, a, b in differences(expected, actual):
+        leaf = where.rsplit(".", 1)[-1]
+        if where.startswith(".test_ranks_sha256"):
+            continue
+        both_float = isinstance(a, float) and isinstance(b, float)
+        if both_float and leaf == "loss" and math.isclose(a, b, rel_tol=TOLERANCE["loss_rtol"]):
+            continue
+        if both_float and leaf != "loss" and abs(a - b) <= TOLERANCE["metric_atol"]:
+            continue
+        out.append((where, a, b))
+    return out
+
+
+def platform_path(directory=None, pid: str | None = None):
+    return (directory or goldens_dir()) / PLATFORMS / f"{pid or platform_id()}.json"
+
+
+def read_platform_goldens(directory=None) -> dict:
+    """platform id -> {"platform", "results_version", "reference_digest", "runs"} of every
+    recorded exact copy."""
+    folder = (directory or goldens_dir()) / PLATFORMS
+    out = {}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            out[path.stem] = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"platform golden file {path}: {err}") from err
+    return out
+
+
+def record_platform(directory=None, progress: bool = True) -> dict:
+    """Record this machine's exact copy of the goldens, refused where any number is beyond
+    :data:`TOLERANCE` of the reference set (that is a change of code, not of CPU)."""
+    directory = directory or goldens_dir()
+    version = experiments.RESULTS_VERSION
+    reference = read_goldens(directory)
+    ledger = read_ledger(directory)
+    if ledger.get(version) != digest(reference):
+        raise SystemExit(f"the reference goldens are not those of results version {version}: run `make goldens`")
+    records = {}
+    for name, spec in golden_specs().items():
+        if progress:
+            print(f"golden {name} ...", file=sys.stderr, flush=True)
+        records[name] = compute(name, spec)
+        far = beyond_tolerance(reference[name], records[name])
+        if far:
+            where, a, b = far[0]
+            raise SystemExit(f"golden run {name} differs from the reference beyond float rounding ({where}: "
+                             f"{a!r} vs {b!r}): that is a change of numbers, not of platform; nothing written")
+    payload = {"platform": numeric_platform(), "results_version": version, "reference_digest": ledger[version],
+               "runs": records}
+    path = platform_path(directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    replace_atomically(path, lambda fh: fh.write(_text(payload).encode()))
+    return payload
 
 
 def compute(name: str, spec) -> dict:
@@ -142,12 +258,22 @@ def regenerate(directory=None, progress: bool = True) -> dict:
         path.unlink()
     ledger_text = json.dumps({str(k): v for k, v in sorted(ledger.items())}, indent=1) + "\n"
     replace_atomically(directory / LEDGER, lambda fh: fh.write(ledger_text.encode()))
+    for pid, copy in read_platform_goldens(directory).items():  # copies of older numbers are void
+        if copy.get("reference_digest") != new_digest:
+            platform_path(directory, pid).unlink()
     return records
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m attrec_lib.goldens", description=__doc__.split("\n\n")[0])
-    parser.parse_args(argv)
+    parser.add_argument("--platform", action="store_true",
+                        help="record this machine's exact copy of the current goldens (tests/goldens/platforms/)")
+    args = parser.parse_args(argv)
+    if args.platform:
+        payload = record_platform()
+        print(f"wrote {len(payload['runs'])} golden runs of platform {platform_id()} "
+              f"({payload['platform']}) for results version {experiments.RESULTS_VERSION}")
+        return 0
     records = regenerate()
     print(f"wrote {len(records)} golden runs for results version {experiments.RESULTS_VERSION} "
           f"(digest {digest(records)}) to tests/goldens/")
