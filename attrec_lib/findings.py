@@ -271,3 +271,33 @@ def conclusion(rows) -> str:
         return "**Conclusion.** No claim of the paper is tested in this profile."
     return "**Conclusion.** " + " ".join(
         f"*{r['claim']}* - holds: **{r['holds?']}** ({r['why']}). Ours: {r['ours']}." for r in rows)
+
+
+def edge_choices(choices: pd.DataFrame, widened: dict | None = None) -> str:
+    """Notebook 01: every tuning whose chosen value of a continuous parameter is the largest or
+    smallest value its trials tried (the ``edge`` column of ``study.tuned_choices`` /
+    ``study.simple_baseline_choices``), and what was done about it. ``widened``: {model label:
+    {parameter: (old low, old high)}} for the models whose range was widened and retuned."""
+    widened = widened or {}
+    flagged = choices[choices["edge"] != "-"]
+    if flagged.empty:
+        return ("**Edges.** No chosen value of a continuous parameter is the largest or smallest value tried: "
+                "every choice lies inside the range its trials covered.")
+    parts, reasons = [], []
+    for model, part in flagged.groupby("model", sort=False):
+        where = "; ".join(f"{r['dataset']}: {r['edge']}" for r in part.to_dict("records"))
+        parts.append(f"{model} on {len(part)} of {int((choices['model'] == model).sum())} data sets ({where})")
+        if model in widened:
+            ranges = ", ".join(f"{k} from [{lo:g}, {hi:g}]" for k, (lo, hi) in widened[model].items())
+            reasons.append(f"{model}'s range was already widened ({ranges}) and it was retuned; it is still on "
+                           "the edge, so its best setting may lie further out")
+    unwidened = [m for m in dict.fromkeys(flagged["model"]) if m not in widened]
+    if unwidened:
+        reasons.append(f"{', '.join(unwidened)}: not widened here (a retune retrains every trial of the model on "
+                       "every tuned data set, beyond this build's compute), so read such a choice as "
+                       "'at least this far out' and the tuned row as a lower bound on what the model can reach")
+    fixed = [f"{m}'s range was widened ({', '.join(f'{k} from [{lo:g}, {hi:g}]' for k, (lo, hi) in w.items())}) "
+             "and it was retuned; its choice is now inside the range tried"
+             for m, w in widened.items() if m not in set(flagged["model"]) and m in set(choices["model"])]
+    return ("**Edges.** Chosen on the edge of the range tried: " + "; ".join(parts) + ". "
+            + ". ".join(s[0].upper() + s[1:] for s in reasons + fixed) + ".")

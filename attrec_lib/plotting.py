@@ -253,3 +253,37 @@ def tuned_vs_default(default: pd.DataFrame, tuned: pd.DataFrame, labels: dict, r
     frame["hr@50 paper"] = pd.to_numeric(frame["hr@50 paper"])
     return paired_bars(frame, (("default", "default settings", "tab:gray"), ("tuned", "tuned on validation", "tab:blue")),
                        "HR@50 (validation-selected epoch)", title, references)
+
+
+def budget_curves(curves: pd.DataFrame, labels: dict, highlight=("attrec",), title: str = "") -> plt.Figure:
+    """The tuning budget curve: per data set (columns), the validation HR@50 of the trial chosen
+    among the first n (top row: the best so far) and that choice's test HR@50 (bottom row, never
+    read by the choice) against n; one line per model, ``highlight`` drawn thick. ``curves`` is
+    :func:`attrec_lib.budget_curve.budget_curves`."""
+    sets = list(dict.fromkeys(curves["dataset"]))
+    fig, axes = plt.subplots(2, max(len(sets), 1), figsize=(6.0 * max(len(sets), 1), 7.4), squeeze=False, sharex=True)
+    colours = plt.get_cmap("tab20").colors
+    models = list(dict.fromkeys(curves["model"]))
+    for col, ds in enumerate(sets):
+        part = curves[curves["dataset"] == ds]
+        for i, model in enumerate(models):
+            line = part[part["model"] == model]
+            if line.empty:
+                continue
+            thick = model in highlight or any(model.startswith(f"{h}[") for h in highlight)
+            style = {"color": colours[i % len(colours)], "linewidth": 2.4 if thick else 1.0,
+                     "linestyle": "--" if "[" in model else "-", "marker": "o", "markersize": 3}
+            for row, column in enumerate(("valid HR@50", "test HR@50 (not used)")):
+                axes[row][col].step(line["trials"], line[column], where="post", label=labels.get(model, model), **style)
+        axes[0][col].set_title(dataset_title(ds))
+        axes[0][col].set_ylabel("validation HR@50 of the choice (best so far)")
+        axes[1][col].set_ylabel("test HR@50 of that choice (not used to choose)")
+        axes[1][col].set_xlabel("trials (1 = the default setting, then the draws in order)")
+        for row in (0, 1):
+            axes[row][col].grid(alpha=0.3)
+    handles, names = axes[0][0].get_legend_handles_labels()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
+    fig.legend(handles, names, loc="lower center", ncol=min(max(len(names), 1), 6), fontsize=8, frameon=False)
+    return fig

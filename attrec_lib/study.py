@@ -78,6 +78,10 @@ class Profile:
     # (data set, source) pairs: the data set's tuned rows reuse the setting each model's tuning chose
     # on the source (one of tuned_datasets), with no trials of their own (compute too short to tune there)
     tuned_from: tuple = ()
+    # (model, ((field, value), ...)) pairs: the model tuned again on tuned_datasets with those searched
+    # fields held fixed (AttRec with omega = 0.2: the same kinds of knobs as the baselines); shown
+    # beside its full-space tuning, never in its place
+    tuned_fixed: tuple = ()
 
     def __post_init__(self):
         for name in (*self.datasets, *self.ablation_datasets, *(self.dim_datasets or ()),
@@ -92,6 +96,11 @@ class Profile:
         for model in self.tuned_models:
             if model in SIMPLE_BASELINES or not models.search_space(model):
                 raise ValueError(f"profile {self.name!r}: {model!r} is not a learned model with a search space")
+        for model, fixed in self.tuned_fixed:
+            if model not in self.tuned_models:
+                raise ValueError(f"profile {self.name!r}: tuned_fixed names {model!r}, which is not among its "
+                                 f"tuned_models {self.tuned_models}")
+            tuning.draw_settings(model, 1, fixed=dict(fixed))  # a field outside its space raises, naming it
         for key in self.overrides:
             if not any(key in models.config_fields(m) for m in models.model_names()):
                 raise ValueError(f"profile {self.name!r}: override {key!r} is not a config field of any model")
@@ -151,8 +160,10 @@ def _full() -> Profile:
                    figure4_datasets=ablation + tuple(d for d in _present(("movietweetings-snapshot-100k",))
                                                      if d not in ablation),
                    tuned_models=LEARNED_MODELS, tuned_datasets=tuned,
-                   # 8 settings per model and data set, as the standard profile: 16 would add ~4 core-hours
-                   # of trials on two cores for a budget that is the same for every model either way
+                   # Per model and data set the default setting and 8 draws, as the standard profile: 16
+                   # draws would add 160 trials, ~4 core-hours by the plan's estimate (issue 26), for a
+                   # budget that is the same for every model either way; notebook 01's budget curve shows
+                   # how the comparison moves from 1 trial to all of them.
                    tuning=tuning.Budget(n_trials=8),
                    # No tuned rows on the ML-1M stand-in: with ML-100K's choices (tuned_from=(("ml-1m-first2999",
                    # "ml-100k"),)) its 30 runs at the tuning's 100-epoch cap would cost ~5 core-hours by the
@@ -294,18 +305,21 @@ def simple_trial_specs(prof: Profile) -> list:
             for spec in tuning.trial_specs(prof, ds, m, prof.tuning)]
 
 
-def _choices(prof: Profile, datasets, model_names, with_epochs: bool):
-    """Per data set and model: the budget, the chosen setting and its validation HR@50, with the
-    chosen trial's test HR@50 beside (never used to choose)."""
+def _choices(prof: Profile, datasets, tunings, with_epochs: bool):
+    """Per data set and tuning ((model, fixed fields or None) pairs): the budget, the chosen
+    setting, whether it is the default, the edge flags (:func:`tuning.edge_flags`) and its
+    validation HR@50, with the chosen trial's test HR@50 beside (never used to choose)."""
     import pandas as pd
-    rows = []
+    rows, labels = [], tuning_labels(prof)
     for ds in datasets:
-        for m in available_models(model_names):
-            tuned = tuning.tune(prof, ds, m, prof.tuning)
+        for m, fixed in tunings:
+            tuned = tuning.tune(prof, ds, m, prof.tuning, fixed=fixed)
             best = tuned["trials"].iloc[tuned["chosen"]]
-            row = {"dataset": ds, "model": MODEL_LABELS.get(m, m), "trials": len(tuned["trials"]),
+            row = {"dataset": ds, "model": labels.get(tuning_name(m, fixed), m), "trials": len(tuned["trials"]),
                    "chosen setting": ", ".join(f"{'/'.join(k) if isinstance(k, tuple) else k}={v}"
                                                for k, v in tuned["setting"].items()),
+                   "chosen is": "default" if tuned["default"] else f"draw {tuned['chosen']}",
+                   "edge": "; ".join(tuning.edge_flags(tuned["trials"], m, tuned["chosen"], fixed)) or "-",
                    "valid HR@50": best["valid_hr@50"], "test HR@50 (not used)": best["test_hr@50 (not used)"]}
             if with_epochs:
                 row["epochs run"] = best["epochs_run"]
@@ -315,14 +329,39 @@ def _choices(prof: Profile, datasets, model_names, with_epochs: bool):
 
 def simple_baseline_choices(prof: Profile):
     """Per Table 2 data set and simple baseline: its tuning's choice (:func:`_choices`)."""
-    return _choices(prof, prof.table2_datasets, SIMPLE_BASELINES, with_epochs=False)
+    return _choices(prof, prof.table2_datasets, [(m, None) for m in available_models(SIMPLE_BASELINES)],
+                    with_epochs=False)
 
 
 def learned_trial_specs(prof: Profile) -> list:
     """Every trial of the learned models' tuning (the profile's ``tuned_models`` on its
-    ``tuned_datasets``, under its budget); nothing is run."""
-    return [spec for ds in prof.tuned_datasets for m in available_models(prof.tuned_models)
-            for spec in tuning.trial_specs(prof, ds, m, prof.tuning)]
+    ``tuned_datasets``, under its budget, then its ``tuned_fixed`` tunings); nothing is run."""
+    return [spec for ds in prof.tuned_datasets for m, fixed in tunings(prof)
+            for spec in tuning.trial_specs(prof, ds, m, prof.tuning, fixed)]
+
+
+def tunings(prof: Profile) -> list:
+    """(model, fixed fields or None) of every tuning the profile runs: each tuned model over its
+    whole space, then the ``tuned_fixed`` ones (:func:`fixed_tunings`)."""
+    return [(m, None) for m in available_models(prof.tuned_models)] + fixed_tunings(prof)
+
+
+def fixed_tunings(prof: Profile) -> list:
+    """(model, {field: value}) of the profile's ``tuned_fixed`` tunings of available models."""
+    return [(m, dict(fixed)) for m, fixed in prof.tuned_fixed if m in available_models(prof.tuned_models)]
+
+
+def tuning_name(model: str, fixed: dict | None) -> str:
+    """The name a tuning's rows carry in the ``model`` column: the model's, or e.g.
+    ``attrec[omega=0.2]`` for a tuning with fields held fixed."""
+    return model if not fixed else f"{model}[{tuning.fixed_label(fixed)}]"
+
+
+def tuning_labels(prof: Profile) -> dict:
+    """:data:`MODEL_LABELS` plus a readable label for each ``tuned_fixed`` tuning."""
+    extra = {tuning_name(m, dict(f)): f"{MODEL_LABELS.get(m, m)} ({', '.join(f'{k} fixed at {v}' for k, v in f)})"
+             for m, f in prof.tuned_fixed}
+    return {**MODEL_LABELS, **extra}
 
 
 def _tuned_row_sources(prof: Profile) -> list:
@@ -330,8 +369,9 @@ def _tuned_row_sources(prof: Profile) -> list:
     return [(ds, ds) for ds in prof.tuned_datasets] + list(prof.tuned_from)
 
 
-def _trials_cached(prof: Profile, dataset: str, model: str) -> bool:
-    return all(experiments.load_result(s) is not None for s in tuning.trial_specs(prof, dataset, model, prof.tuning))
+def _trials_cached(prof: Profile, dataset: str, model: str, fixed: dict | None = None) -> bool:
+    return all(experiments.load_result(s) is not None
+               for s in tuning.trial_specs(prof, dataset, model, prof.tuning, fixed))
 
 
 def tuned_table2_specs(prof: Profile, cached_only: bool = False) -> list:
@@ -348,16 +388,63 @@ def tuned_table2_specs(prof: Profile, cached_only: bool = False) -> list:
     return out
 
 
+def fixed_tuned_specs(prof: Profile, cached_only: bool = False) -> list:
+    """The rows of the ``tuned_fixed`` tunings (e.g. AttRec with omega fixed at 0.2): the setting
+    each chose on a tuned data set, with the table's seeds. Shown beside the full-space tuned rows,
+    never in RQ1. ``cached_only`` as in :func:`tuned_table2_specs`."""
+    return [spec for ds in prof.tuned_datasets for m, fixed in fixed_tunings(prof)
+            if not (cached_only and not _trials_cached(prof, ds, m, fixed))
+            for spec in tuning.chosen_runs(prof, ds, m, prof.tuning, prof.seeds, fixed=fixed)]
+
+
+def fixed_tuned_rows(prof: Profile):
+    """The runs of :func:`fixed_tuned_specs` (run_grid rows), each ``model`` named by its tuning
+    (:func:`tuning_name`, e.g. ``attrec[omega=0.2]``) so tables keep it apart from the full-space rows."""
+    import pandas as pd
+    parts = []
+    for ds in prof.tuned_datasets:
+        for m, fixed in fixed_tunings(prof):
+            specs = tuning.chosen_runs(prof, ds, m, prof.tuning, prof.seeds, fixed=fixed)
+            parts.append(experiments.run_grid(specs, progress=False).assign(model=tuning_name(m, fixed)))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
 def pending_tuned_rows(prof: Profile) -> int:
     """How many tuned-row runs the plan cannot list yet (their model's trials are not all cached,
     so the setting is not chosen): at most this many more once the trials ran."""
-    return len(prof.seeds) * sum(not _trials_cached(prof, source, m) for _, source in _tuned_row_sources(prof)
-                                 for m in available_models(prof.tuned_models))
+    full = sum(not _trials_cached(prof, source, m) for _, source in _tuned_row_sources(prof)
+               for m in available_models(prof.tuned_models))
+    fixed = sum(not _trials_cached(prof, ds, m, f) for ds in prof.tuned_datasets
+                for m, f in fixed_tunings(prof))
+    return len(prof.seeds) * (full + fixed)
+
+
+def tuned_trials(prof: Profile):
+    """Every trial of every tuning of the profile, one row each: data set, model (its tuning's
+    label), trial position, whether it is the default, whether it was chosen, its setting, its
+    validation HR@50 and its test HR@50 beside (never used to choose)."""
+    import pandas as pd
+    labels, parts = tuning_labels(prof), []
+    for ds in prof.tuned_datasets:
+        for m, fixed in tunings(prof):
+            tuned = tuning.tune(prof, ds, m, prof.tuning, fixed=fixed)
+            trials = tuned["trials"]
+            keys = [k for k in trials.columns if k not in ("dataset", "model", "trial", "default", "valid_hr@50",
+                                                           "valid_mrr", "epoch", "epochs_run", "test_hr@50 (not used)",
+                                                           "test_mrr (not used)")]
+            parts.append(pd.DataFrame({
+                "dataset": ds, "model": labels.get(tuning_name(m, fixed), m), "trial": trials["trial"],
+                "default": trials["default"].map({True: "default", False: ""}),
+                "chosen": ["chosen" if i == tuned["chosen"] else "" for i in range(len(trials))],
+                "setting": [", ".join(f"{k}={row[k]:g}" if isinstance(row[k], float) else f"{k}={row[k]}" for k in keys)
+                            for _, row in trials.iterrows()],
+                "valid HR@50": trials["valid_hr@50"], "test HR@50 (not used)": trials["test_hr@50 (not used)"]}))
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def tuned_choices(prof: Profile):
     """Per tuned data set and learned model: its tuning's choice and the epochs it ran."""
-    return _choices(prof, prof.tuned_datasets, prof.tuned_models, with_epochs=True)
+    return _choices(prof, prof.tuned_datasets, tunings(prof), with_epochs=True)
 
 
 def rq1_specs(prof: Profile) -> list:
@@ -524,7 +611,7 @@ def _tie_order_grid_specs(prof: Profile) -> list:
 def _tuned_grid_specs(prof: Profile) -> list:
     """Table 2's tuned rows, for ``all_specs``: a model whose trials are not all cached is left out
     (``execution.fill_profile`` adds it after the trials ran)."""
-    return tuned_table2_specs(prof, cached_only=True)
+    return tuned_table2_specs(prof, cached_only=True) + fixed_tuned_specs(prof, cached_only=True)
 
 
 def available_models(names=ALL_MODELS) -> tuple:
@@ -574,5 +661,5 @@ __all__ = ["all_specs", "PARTS", "PROFILES", "Profile", "profile", "spec_for", "
            "dim_specs", "runtime_specs", "figure3_spec", "available_models", "ALL_MODELS", "PAPER_BASELINES",
            "EXTRA_BASELINES", "SIMPLE_BASELINES", "LIGHT_MODELS", "MODEL_LABELS", "AGGREGATIONS", "simple_baseline_spec",
            "simple_trial_specs", "simple_baseline_choices", "learned_trial_specs", "tuned_table2_specs",
-           "tuned_choices", "rq1_specs", "LEARNED_MODELS", "gap_specs", "NON_SEQUENTIAL", "tie_order_specs",
+           "tuned_choices", "tuned_trials", "tunings", "fixed_tuned_specs", "fixed_tuned_rows", "tuning_name", "tuning_labels", "rq1_specs", "LEARNED_MODELS", "gap_specs", "NON_SEQUENTIAL", "tie_order_specs",
            "tie_order_models", "strongest_baselines", "figure3_specs"]

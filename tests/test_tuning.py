@@ -78,8 +78,9 @@ def test_trial_specs_carry_the_budget_and_the_setting():
     budget = Budget(n_trials=4)
     specs = tuning.trial_specs(prof, "synthetic-planted", "bprmf", budget)
     settings = tuning.draw_settings("bprmf", 4)
-    assert len({s.key for s in specs}) == 4
-    for spec, setting in zip(specs, settings):
+    assert len({s.key for s in specs}) == 5  # the default, then 4 draws
+    assert specs[0] == study.spec_for(prof, "synthetic-planted", "bprmf", 0, train=budget.train())
+    for spec, setting in zip(specs[1:], settings):
         assert spec.train_config["epochs"] == 100 and spec.train_config["patience"] == 10
         assert spec.train_config["lr"] == setting["train.lr"]
         assert spec.model_config["l2"] == setting["l2"] and spec.model_config["d"] == 8  # the profile's d
@@ -150,7 +151,7 @@ def test_learned_models_are_tuned_alike_and_rq1_reads_their_tuned_runs(tmp_path,
     monkeypatch.setenv("ATTREC_RESULTS_DIR", str(tmp_path))
     prof = study.profile("tiny")  # tunes bprmf and attrec on the synthetic set, 2 trials each
     trials = study.learned_trial_specs(prof)
-    assert [s.model for s in trials] == ["bprmf"] * 2 + ["attrec"] * 2
+    assert [s.model for s in trials] == ["bprmf"] * 3 + ["attrec"] * 3  # the default + 2 draws each
     assert {(s.train_config["epochs"], s.train_config["patience"]) for s in trials} == {(2, 0)}  # one budget
     assert all(s in study.all_specs(prof) for s in trials)
     # The chosen settings need every trial: before the trials ran, the plan leaves the tuned rows out
@@ -170,7 +171,7 @@ def test_learned_models_are_tuned_alike_and_rq1_reads_their_tuned_runs(tmp_path,
     assert [s for s in rq1 if s.model in ("bprmf", "attrec")] == tuned
     assert [s for s in rq1 if s.model not in ("bprmf", "attrec")] == [s for s in untuned if s.model not in ("bprmf", "attrec")]
     choices = study.tuned_choices(prof)
-    assert list(choices["trials"]) == [2, 2] and "omega=" in choices["chosen setting"].iloc[1]
+    assert list(choices["trials"]) == [3, 3] and "omega=" in choices["chosen setting"].iloc[1]
 
 
 def test_a_profile_refuses_to_tune_a_model_without_a_search_space():
@@ -198,3 +199,83 @@ def test_filling_one_part_runs_its_second_phase_and_nothing_else(tmp_path, monke
     execution.fill_profile(prof, workers=0, progress=False, parts=["tuning-trials"])
     expected = {s.key for s in study.learned_trial_specs(prof) + study.tuned_table2_specs(prof, cached_only=True)}
     assert {p.stem for p in tmp_path.glob("*.json")} == expected and study.tuned_table2_specs(prof, cached_only=True)
+
+
+FULL_BUDGET = Budget(n_trials=8)
+
+
+@pytest.mark.parametrize("name", study.LEARNED_MODELS)
+def test_every_learned_models_trial_0_is_its_default_then_its_draws(name):
+    prof = study.profile("tiny")
+    specs = tuning.trial_specs(prof, "ml-100k", name, FULL_BUDGET)
+    default = study.spec_for(prof, "ml-100k", name, 0, train=FULL_BUDGET.train())
+    assert specs[0] == default and len({s.key for s in specs}) == len(specs) == 9  # every learned model alike
+    # the draws keep their order and their keys (cached trials stay valid); one equal to the default
+    # is skipped and the next draw takes its place
+    drawn = [tuning._trial_spec(prof, "ml-100k", name, FULL_BUDGET, s, {}) for s in tuning.draw_settings(name, 9)]
+    assert specs[1:] == [s for s in drawn if s.key != default.key][:8]
+    trials = tuning._trials(prof, "ml-100k", name, FULL_BUDGET)
+    assert tuning.setting_of(default, tuning.search_space(name)) == trials[0][0]
+
+
+def test_attrecs_drawn_default_is_not_tried_twice():
+    prof = study.profile("tiny")
+    draws = tuning.draw_settings("attrec", 8)
+    default = study.spec_for(prof, "ml-100k", "attrec", 0, train=FULL_BUDGET.train())
+    paper = tuning.setting_of(default, tuning.search_space("attrec"))
+    assert draws[2] == paper  # the paper's grid point is AttRec's third draw
+    settings = [s for s, _ in tuning._trials(prof, "ml-100k", "attrec", FULL_BUDGET)]
+    assert settings == [paper] + draws[:2] + draws[3:] + tuning.draw_settings("attrec", 9)[8:]
+
+
+def test_simple_baselines_have_no_default_trial():
+    prof = study.profile("tiny")
+    specs = tuning.trial_specs(prof, "ml-100k", "ease", FULL_BUDGET)
+    assert [s.model_config["l2"] for s in specs] == [s["l2"] for s in tuning.draw_settings("ease", 8)]
+    assert not tuning.has_default_trial("ease") and tuning.has_default_trial("sasrec")
+
+
+def test_the_default_is_chosen_when_no_draw_beats_it_on_validation(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTREC_RESULTS_DIR", str(tmp_path))
+    prof = study.profile("tiny")
+    budget = Budget(n_trials=2, epochs=1, patience=0)
+    valid = iter([0.5, 0.5, 0.2])  # the default ties the first draw: the default (first) wins
+
+    def scripted(specs, **kwargs):
+        return pd.DataFrame({"valid_hr@50": [next(valid) for _ in specs], "hr@50": [0.1, 0.9, 0.9]})
+    monkeypatch.setattr(experiments, "run_grid", scripted)
+    tuned = tuning.tune(prof, "synthetic-planted", "bprmf", budget)
+    assert tuned["chosen"] == 0 and tuned["default"] and list(tuned["trials"]["default"]) == [True, False, False]
+
+
+def test_a_fixed_tuning_holds_the_field_and_draws_with_its_own_seed():
+    prof = study.profile("tiny")
+    fixed = {"omega": 0.2}
+    specs = tuning.trial_specs(prof, "ml-100k", "attrec", FULL_BUDGET, fixed)
+    assert len({s.key for s in specs}) == 9 and {s.model_config["omega"] for s in specs} == {0.2}
+    assert specs[0] == study.spec_for(prof, "ml-100k", "attrec", 0, train=FULL_BUDGET.train())  # omega 0.2 is the default
+    draws = tuning.draw_settings("attrec", 8, fixed=fixed)
+    assert all("omega" not in s for s in draws) and draws != tuning.draw_settings("attrec", 8)
+    with pytest.raises(ValueError, match="omegaa"):
+        tuning.draw_settings("attrec", 8, fixed={"omegaa": 0.2})
+    import dataclasses
+    with pytest.raises(ValueError, match="omegaa"):
+        dataclasses.replace(prof, tuned_fixed=(("attrec", (("omegaa", 0.2),)),))
+    both = dataclasses.replace(prof, tuned_fixed=(("attrec", (("omega", 0.2),)),))
+    assert study.tunings(both) == [("bprmf", None), ("attrec", None), ("attrec", {"omega": 0.2})]
+    assert study.tuning_labels(both)["attrec[omega=0.2]"] == "AttRec (omega fixed at 0.2)"
+    assert [s.model_config["omega"] for s in study.learned_trial_specs(both)[6:]] == [0.2] * 3
+
+
+def test_an_edge_choice_is_flagged_and_an_inner_one_is_not():
+    trials = pd.DataFrame({"l2": [500.0, 1.14, 489.0, 74.3], "valid_hr@50": [0.40, 0.30, 0.45, 0.44]})
+    flags = tuning.edge_flags(trials, "ease", chosen=2)  # 489 is not the largest tried: 500 is
+    assert flags == []
+    space = tuning.search_space("ease")["l2"]
+    flags = tuning.edge_flags(trials, "ease", chosen=0)
+    assert flags == [f"l2=500 is the largest value tried (range [{space.low:g}, {space.high:g}])"]
+    assert tuning.edge_flags(trials, "ease", chosen=1) == [
+        f"l2=1.14 is the smallest value tried (range [{space.low:g}, {space.high:g}])"]
+    # a grid value (a Choice) at the end of its list is not a continuous range: not flagged
+    grid = pd.DataFrame({"omega": [0.2, 1.0], "reg_embeddings/reg_weights": [0.001, 0.0001], "qk_dropout": [0.0, 0.0]})
+    assert tuning.edge_flags(grid, "attrec", chosen=1) == []
