@@ -280,9 +280,13 @@ def edge_choices(choices: pd.DataFrame, widened: dict | None = None) -> str:
     {parameter: (old low, old high)}} for the models whose range was widened and retuned."""
     widened = widened or {}
     flagged = choices[choices["edge"] != "-"]
+    fixed = [f"{m}'s range was widened ({', '.join(f'{k} from [{lo:g}, {hi:g}]' for k, (lo, hi) in w.items())}) "
+             "and it was retuned; its choice is now inside the range tried"
+             for m, w in widened.items() if m not in set(flagged["model"]) and m in set(choices["model"])]
     if flagged.empty:
         return ("**Edges.** No chosen value of a continuous parameter is the largest or smallest value tried: "
-                "every choice lies inside the range its trials covered.")
+                "every choice lies inside the range its trials covered."
+                + "".join(f" {s[0].upper() + s[1:]}." for s in fixed))
     parts, reasons = [], []
     for model, part in flagged.groupby("model", sort=False):
         where = "; ".join(f"{r['dataset']}: {r['edge']}" for r in part.to_dict("records"))
@@ -296,8 +300,5 @@ def edge_choices(choices: pd.DataFrame, widened: dict | None = None) -> str:
         reasons.append(f"{', '.join(unwidened)}: not widened here (a retune retrains every trial of the model on "
                        "every tuned data set, beyond this build's compute), so read such a choice as "
                        "'at least this far out' and the tuned row as a lower bound on what the model can reach")
-    fixed = [f"{m}'s range was widened ({', '.join(f'{k} from [{lo:g}, {hi:g}]' for k, (lo, hi) in w.items())}) "
-             "and it was retuned; its choice is now inside the range tried"
-             for m, w in widened.items() if m not in set(flagged["model"]) and m in set(choices["model"])]
     return ("**Edges.** Chosen on the edge of the range tried: " + "; ".join(parts) + ". "
             + ". ".join(s[0].upper() + s[1:] for s in reasons + fixed) + ".")

@@ -121,3 +121,18 @@ def test_comparison_says_not_significant_when_the_test_says_so():
     assert findings.comparison(df, test).startswith("**Findings.** ")
     assert findings.comparison(df, test, heading="With every learned model tuned alike").startswith(
         "**With every learned model tuned alike.** On ml-100k")
+
+
+def test_edge_choices_names_each_edge_and_what_was_done():
+    choices = pd.DataFrame({"dataset": ["a", "b", "a", "b"], "model": ["EASE", "EASE", "BPRMF", "BPRMF"],
+                            "edge": ["l2=489 is the largest value tried (range [1, 10000])", "-", "-",
+                                     "train.lr=0.01 is the largest value tried (range [0.0001, 0.01])"]})
+    text = findings.edge_choices(choices)
+    assert "EASE on 1 of 2 data sets (a: l2=489" in text and "BPRMF on 1 of 2 data sets (b: train.lr=0.01" in text
+    assert "EASE, BPRMF: not widened" in text
+    widened = findings.edge_choices(choices, {"EASE": {"l2": (1.0, 1e4)}})
+    assert "EASE's range was already widened (l2 from [1, 10000])" in widened and "BPRMF: not widened" in widened
+    inside = choices.assign(edge="-")
+    assert "every choice lies inside" in findings.edge_choices(inside)
+    assert "EASE's range was widened (l2 from [1, 10000]) and it was retuned; its choice is now inside" in \
+        findings.edge_choices(inside, {"EASE": {"l2": (1.0, 1e4)}})
