@@ -52,7 +52,7 @@ def standing(curves: pd.DataFrame, baselines) -> pd.DataFrame:
     of its choice; ties: the first in ``baselines``' order), its test HR@50, AttRec's, and whether
     AttRec's is higher. Budgets beyond a model's trial count are left out."""
     rows = []
-    for (ds, n), part in curves.groupby(["dataset", "trials"], sort=True):
+    for (ds, n), part in curves.groupby(["dataset", "trials"], sort=False):
         at = part.set_index("model")
         present = [b for b in baselines if b in at.index]
         if ATTREC not in at.index or not present:

@@ -297,8 +297,8 @@ def edge_choices(choices: pd.DataFrame, widened: dict | None = None) -> str:
                            "the edge, so its best setting may lie further out")
     unwidened = [m for m in dict.fromkeys(flagged["model"]) if m not in widened]
     if unwidened:
-        reasons.append(f"{', '.join(unwidened)}: not widened here (a retune retrains every trial of the model on "
-                       "every tuned data set, beyond this build's compute), so read such a choice as "
+        reasons.append(f"{', '.join(unwidened)}: not widened here (a retune reruns every trial of the model on "
+                       "every data set it is tuned on, beyond this build's compute), so read such a choice as "
                        "'at least this far out' and the tuned row as a lower bound on what the model can reach")
     return ("**Edges.** Chosen on the edge of the range tried: " + "; ".join(parts) + ". "
             + ". ".join(s[0].upper() + s[1:] for s in reasons + fixed) + ".")

@@ -255,11 +255,12 @@ def tuned_vs_default(default: pd.DataFrame, tuned: pd.DataFrame, labels: dict, r
                        "HR@50 (validation-selected epoch)", title, references)
 
 
-def budget_curves(curves: pd.DataFrame, labels: dict, highlight=("attrec",), title: str = "") -> plt.Figure:
+def budget_curves(curves: pd.DataFrame, labels: dict, default_first: bool, highlight=("attrec",),
+                  title: str = "") -> plt.Figure:
     """The tuning budget curve: per data set (columns), the validation HR@50 of the trial chosen
     among the first n (top row: the best so far) and that choice's test HR@50 (bottom row, never
     read by the choice) against n; one line per model, ``highlight`` drawn thick. ``curves`` is
-    :func:`attrec_lib.budget_curve.budget_curves`."""
+    :func:`attrec_lib.budget_curve.budget_curves`; ``default_first``: trial 1 is the default setting."""
     sets = list(dict.fromkeys(curves["dataset"]))
     fig, axes = plt.subplots(2, max(len(sets), 1), figsize=(6.0 * max(len(sets), 1), 7.4), squeeze=False, sharex=True)
     colours = plt.get_cmap("tab20").colors
@@ -271,14 +272,16 @@ def budget_curves(curves: pd.DataFrame, labels: dict, highlight=("attrec",), tit
             if line.empty:
                 continue
             thick = model in highlight or any(model.startswith(f"{h}[") for h in highlight)
-            style = {"color": colours[i % len(colours)], "linewidth": 2.4 if thick else 1.0,
+            style = {"color": "black" if thick else colours[i % len(colours)], "linewidth": 2.4 if thick else 1.0,
                      "linestyle": "--" if "[" in model else "-", "marker": "o", "markersize": 3}
             for row, column in enumerate(("valid HR@50", "test HR@50 (not used)")):
                 axes[row][col].step(line["trials"], line[column], where="post", label=labels.get(model, model), **style)
         axes[0][col].set_title(dataset_title(ds))
-        axes[0][col].set_ylabel("validation HR@50 of the choice (best so far)")
-        axes[1][col].set_ylabel("test HR@50 of that choice (not used to choose)")
-        axes[1][col].set_xlabel("trials (1 = the default setting, then the draws in order)")
+        if col == 0:
+            axes[0][col].set_ylabel("validation HR@50, best so far")
+            axes[1][col].set_ylabel("test HR@50 of that choice\n(not used to choose)")
+        axes[1][col].set_xlabel("trials (1 = the default setting, then the draws in order)" if default_first
+                                else "trials (the draws, in order)")
         for row in (0, 1):
             axes[row][col].grid(alpha=0.3)
     handles, names = axes[0][0].get_legend_handles_labels()
