@@ -10,15 +10,26 @@ PROFILE ?= full
 FRESH ?= 0
 PUBLISH ?= 0
 DEBUG ?= 0
+ALLOW_MISSING_DATA ?= 0
 # NO_SETUP=1 uses $(VENV) as it is (e.g. another checkout's, VENV=../x/.venv) without reinstalling.
 NO_SETUP ?= 0
-SETUP := $(if $(filter 1,$(NO_SETUP)),,setup)
-CLI := $(PY) -m attrec_lib $(if $(filter 1,$(DEBUG)),--debug,)
+# A yes/no variable: 1/yes/true/on (any case) is yes, 0/no/false/off or empty is no, anything else
+# stops make with one line naming the variable (exit code 2).
+YES_WORDS := 1 yes true on YES TRUE ON Yes True On y Y
+NO_WORDS := 0 no false off NO FALSE OFF No False Off n N
+flag = $(if $(filter $(YES_WORDS),$($(1))),1,$(if $(filter-out $(NO_WORDS),$($(1))),$(error $(1)=$($(1)) is not a yes/no value: use 1, yes or true (or 0, no, false)),))
+FRESH_FLAG := $(call flag,FRESH)
+PUBLISH_FLAG := $(call flag,PUBLISH)
+DEBUG_FLAG := $(call flag,DEBUG)
+ALLOW_MISSING_DATA_FLAG := $(call flag,ALLOW_MISSING_DATA)
+NO_SETUP_FLAG := $(call flag,NO_SETUP)
+SETUP := $(if $(NO_SETUP_FLAG),,setup)
+CLI := $(PY) -m attrec_lib $(if $(DEBUG_FLAG),--debug,)
 WORKERS ?=
 ADDRESS ?=
 GRID_PROFILE ?= quick
 
-.PHONY: help setup paper plan test unit nbval bench bench-grid gpu-check goldens goldens-platform clean-data site site-test
+.PHONY: help setup lock paper plan test unit nbval bench bench-grid gpu-check goldens goldens-platform clean-data site site-test
 
 help:  ## list the targets and variables
 	@echo "make <target> [VARIABLE=value ...]"
@@ -27,21 +38,37 @@ help:  ## list the targets and variables
 	@echo "  PROFILE=standard|full|quick|tiny  experiment profile (default full: the committed notebooks)"
 	@echo "  PUBLISH=1    let a profile other than full replace the committed notebooks and figures"
 	@echo "               (otherwise it writes build/<profile>/)"
+	@echo "  ALLOW_MISSING_DATA=1  publish even though data sets the committed notebooks have are absent here"
 	@echo "  FRESH=1      recompute every run this build needs instead of reading the cache"
 	@echo "  DEBUG=1      show tracebacks instead of one-line errors"
+	@echo "  (yes/no variables take 1, yes, true or 0, no, false; anything else is an error)"
 	@echo "  WORKERS=N    runs at a time on a local Ray instance (default: every core; 0: in this process)"
 	@echo "  ADDRESS=host:port  run on an existing Ray cluster instead (or set RAY_ADDRESS)"
 	@echo "  ATTREC_DATA_MIRROR=DIR  read raw data from a local copy (environment variable)"
 
-setup: $(VENV)/.installed  ## create .venv and install the library (runs first for every target)
+setup: $(VENV)/.installed  ## create .venv and install the locked environment and the library (runs first for every target)
 
-$(VENV)/.installed: pyproject.toml
+# requirements.lock pins every package (direct and below) with its sha256 hashes; pip refuses any
+# file whose hash differs. The library itself is installed without dependencies on top.
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e .
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r requirements.lock
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
+# Where the CPU build of torch comes from when the lock is re-solved: this machine's wheel folder,
+# else PyTorch's CPU index (PyPI's Linux torch is the CUDA build).
+TORCH_SOURCE ?= $(if $(wildcard /opt/wheels/torch-*),--find-links /opt/wheels,--extra-index-url https://download.pytorch.org/whl/cpu)
+lock:  ## re-solve requirements.lock after a pin in pyproject.toml changed (uv, with hashes; other versions kept)
+	$(PYTHON) -m venv build/lock-tools
+	build/lock-tools/bin/pip install --quiet --disable-pip-version-check uv==0.13.9
+	build/lock-tools/bin/uv pip compile pyproject.toml --python-version 3.11.7 --python-platform x86_64-manylinux_2_28 \
+		--generate-hashes --no-emit-index-url --no-emit-find-links --index-strategy unsafe-best-match \
+		--quiet $(TORCH_SOURCE) -o requirements.lock
+
 paper: $(SETUP)  ## print the plan, execute every notebook, publish only when all succeeded
-	$(CLI) paper --profile $(PROFILE) $(if $(filter 1,$(FRESH)),--fresh,) $(if $(filter 1,$(PUBLISH)),--publish,) \
+	$(CLI) paper --profile $(PROFILE) $(if $(FRESH_FLAG),--fresh,) $(if $(PUBLISH_FLAG),--publish,) \
+		$(if $(ALLOW_MISSING_DATA_FLAG),--allow-missing-data,) \
 		$(if $(WORKERS),--workers $(WORKERS),) $(if $(ADDRESS),--address $(ADDRESS),) $(NOTEBOOKS)
 
 plan: $(SETUP)  ## print runs needed / cached / to compute and the estimated time (per group of runs too), run nothing

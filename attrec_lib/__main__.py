@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import sys
+
+import torch
 
 
 def _parse_value(text: str):
@@ -20,13 +24,40 @@ def _parse_value(text: str):
 
 
 def _pairs(items, what: str) -> dict:
-    out = {}
+    out, given = {}, {}
     for item in items or []:
         if "=" not in item:
             raise ValueError(f"--{what} expects FIELD=VALUE, got {item!r}")
         key, value = item.split("=", 1)
+        if key in given:
+            raise ValueError(f"--{what}: field {key!r} is given twice ({given[key]!r} and {item!r}); give it once")
+        given[key] = item
         out[key] = _parse_value(value)
     return out
+
+
+SEED_LIMIT = 2**32  # numpy's legacy seeding and every engine accept 0 <= seed < 2**32
+
+
+def check_device(text, address=None) -> None:
+    """``--device``: cpu, cuda or cuda:N, and a CUDA device only where this machine has one (on a
+    Ray cluster, ``address``, the workers' machines decide: only the spelling is checked)."""
+    if text is None:
+        return
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", text):
+        raise ValueError(f"--device {text} is not a device: use cpu, cuda or cuda:N")
+    if text.startswith("cuda") and address is None:
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {text}: this machine has no CUDA device (torch {torch.__version__}, "
+                             f"torch.cuda.is_available() is False); use --device cpu")
+        index = int(text.split(":")[1]) if ":" in text else 0
+        if index >= torch.cuda.device_count():
+            raise ValueError(f"--device {text}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+
+
+def check_seed(seed: int) -> None:
+    if not 0 <= seed < SEED_LIMIT:
+        raise ValueError(f"--seed {seed} is out of range: a seed is a whole number with 0 <= seed < 2**32")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,7 +127,9 @@ def _shard(text: str) -> tuple:
 
 
 def main(argv=None) -> int:
+    from . import paths
     args = build_parser().parse_args(argv)
+    paths.absolute_environment()  # relative paths in the environment: against where the command started
     try:
         return _dispatch(args)
     except (ValueError, OSError, KeyError) as err:
@@ -109,6 +142,8 @@ def main(argv=None) -> int:
 
 
 def _dispatch(args) -> int:
+    if getattr(args, "device", None) is not None:
+        check_device(args.device, getattr(args, "address", None) or os.environ.get("RAY_ADDRESS"))
     if args.command == "grid":
         return _grid(args)
     if args.command == "plan":
@@ -126,6 +161,7 @@ def _dispatch(args) -> int:
               f"{out['bytes_after'] / 2**20:.1f} MiB")
         return 0
     from . import experiments
+    check_seed(args.seed)
     train = _pairs(args.train, "train")
     if args.epochs is not None:
         train["epochs"] = args.epochs
@@ -147,8 +183,9 @@ def _dispatch(args) -> int:
 
 def _grid(args) -> int:
     from . import experiments, study
+    from .paper import checked_profile
     index, count = args.shard
-    prof = study.profile(args.profile)
+    prof = checked_profile(args.profile)
     specs = study.all_specs(prof, parts=args.part)
     plan = experiments.plan(specs)
     missing = list(plan.missing)

@@ -3,7 +3,9 @@
 Result JSONs, cached model weights, processed data sets and extracted raw files all go through
 :func:`replace_atomically`: the content is written to a temporary file in the target's folder
 (same file system, so the rename is atomic on POSIX), flushed to disk, then renamed over the
-target. An interrupted write leaves the target untouched and no temporary file behind.
+target. An interrupted write leaves the target untouched and no temporary file behind. A write
+that fails (a full disk, a quota) raises an ``OSError`` naming the target, whatever the writer
+said.
 """
 from __future__ import annotations
 
@@ -23,6 +25,9 @@ def replace_atomically(path, write) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise type(err)(err.errno, f"{err.strerror or err}: cannot write {path}") from err
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -7,8 +7,16 @@ No other module builds paths with ``..``; they import from here. Environment var
     e.g. ``ml-100k/u.data``). When set, raw files are taken from it instead of the network.
 ``ATTREC_FRESH_SINCE``
     A unix time: cached results finished before it are recomputed (``make paper FRESH=1``).
-``ATTREC_RESULTS_DIR``, ``ATTREC_FIGURES_DIR``
-    Override the run cache and the figures folder (tests point them at temporary folders).
+``ATTREC_RESULTS_DIR``
+    Overrides the run cache folder (tests point it at a temporary folder).
+``ATTREC_FIGURES_DIR``
+    Where figures and table CSVs are written. Unset: a scratch folder, ``build/scratch/figures``,
+    so that a notebook run by hand (papermill, Jupyter) never replaces the committed ``figures/``;
+    ``make paper`` points it at its staging folder and publishes from there.
+
+A relative path in any of these variables is taken relative to the directory the command was
+started in (:func:`absolute_environment`, called by the command line), not to the notebooks'
+folder their kernels run in.
 ``ATTREC_RUN_LOG``
     The file that run progress is appended to when a notebook kernel has no terminal to write
     to (``build/runs.log`` unless set; see ``experiments.run_logger``).
@@ -16,6 +24,7 @@ No other module builds paths with ``..``; they import from here. Environment var
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -23,10 +32,11 @@ DATA_DIR = REPO_ROOT / "data"
 RAW_DIR = DATA_DIR / "raw"
 PROCESSED_DIR = DATA_DIR / "processed"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
-FIGURES_DIR = REPO_ROOT / "figures"
+FIGURES_DIR = REPO_ROOT / "figures"  # the committed figures: written only by make paper's publish
 BENCH_DIR = REPO_ROOT / "bench"
 BUILD_DIR = REPO_ROOT / "build"
 SITE_DIR = BUILD_DIR / "site"
+SCRATCH_FIGURES_DIR = BUILD_DIR / "scratch" / "figures"
 DOCS_DIR = REPO_ROOT / "docs"
 
 
@@ -37,9 +47,27 @@ def results_dir() -> Path:
 
 
 def figures_dir() -> Path:
-    """Where figures and table CSVs are written (``figures/`` unless ``ATTREC_FIGURES_DIR``)."""
+    """Where figures and table CSVs are written: ``ATTREC_FIGURES_DIR``, else the scratch folder
+    (never the committed ``figures/`` unless the variable names it)."""
     override = os.environ.get("ATTREC_FIGURES_DIR")
-    return Path(override) if override else FIGURES_DIR
+    return Path(override) if override else SCRATCH_FIGURES_DIR
+
+
+PATH_VARIABLES = ("ATTREC_RESULTS_DIR", "ATTREC_FIGURES_DIR", "ATTREC_DATA_MIRROR", "ATTREC_RUN_LOG")
+
+
+def absolute_environment(base: Path | None = None) -> None:
+    """Make every relative path in :data:`PATH_VARIABLES` absolute, against ``base`` (default: the
+    current directory, where the command was started), so that processes started from elsewhere
+    (notebook kernels run in ``notebooks/``, Ray workers) read the same folders."""
+    base = Path.cwd() if base is None else Path(base)
+    for name in PATH_VARIABLES:
+        value = os.environ.get(name)
+        if value and not Path(value).expanduser().is_absolute():
+            os.environ[name] = str((base / Path(value).expanduser()).resolve())
+
+
+FRESH_SINCE_SLACK = 86400.0  # a day of clock difference between machines
 
 
 class SettingError(ValueError):
@@ -74,6 +102,11 @@ def fresh_since() -> float | None:
     if stamp != stamp or stamp in (float("inf"), float("-inf")):
         raise SettingError(f"ATTREC_FRESH_SINCE={value!r} is not a unix time in seconds (e.g. 1764237600); "
                            f"`make paper FRESH=1` sets it for you")
+    now = time.time()
+    if stamp > now + FRESH_SINCE_SLACK:  # every result would be stale, for ever
+        raise SettingError(f"ATTREC_FRESH_SINCE={value!r} is in the future (milliseconds instead of seconds?): "
+                           f"it must be a unix time in seconds, at most now ({now:.0f}); `make paper FRESH=1` "
+                           f"sets it for you")
     return stamp
 
 

@@ -77,7 +77,7 @@ def _verdict_table() -> str:
     import pandas as pd
 
     from . import tables
-    path = paths.figures_dir() / "verdict.csv"
+    path = paths.FIGURES_DIR / "verdict.csv"
     if not path.exists():
         return "<p>No verdict yet: run <code>make paper</code>.</p>"
     df = pd.read_csv(path)
@@ -120,7 +120,7 @@ def build(out: Path) -> list:
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "figures").mkdir(parents=True)
-    figures = sorted(f for f in paths.figures_dir().glob("*") if f.suffix in (".png", ".pdf", ".csv"))
+    figures = sorted(f for f in paths.FIGURES_DIR.glob("*") if f.suffix in (".png", ".pdf", ".csv"))
     for f in figures:
         shutil.copy2(f, tmp / "figures" / f.name)
     exporter = HTMLExporter(template_name="attrec", extra_template_basedirs=[str(TEMPLATE_DIR)],

@@ -31,6 +31,7 @@ from .data import is_available
 from .data.registry import (PAPER_DATASETS, SYNTHETIC, ablation_replacement, dataset_names, get_spec, paper_set,
                             run_settings)
 from .experiments import RunSpec, make_spec
+from .validation import whole_number
 
 # Baselines of the paper's Table 2, then ours beyond the paper (Pop, SASRec, and the simple
 # non-neural baselines, tuned on validation), then AttRec.
@@ -271,7 +272,7 @@ def profile(name: str = "full", datasets=None, seeds=None, epochs=None) -> Profi
     if seeds is not None:
         changes["seeds"] = changes["sweep_seeds"] = tuple(seeds)
     if epochs is not None:
-        changes["epochs"] = int(epochs)
+        changes["epochs"] = whole_number(epochs, "parameter epochs", minimum=1)
     return dataclasses.replace(base, **changes)
 
 

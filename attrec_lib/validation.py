@@ -62,3 +62,26 @@ def check_types(config):
             raise ValueError(f"{type(config).__name__}.{f.name} must be {wanted}, got {value!r} "
                              f"({type(value).__name__})")
     return config
+
+
+def whole_number(value, what: str, minimum: int | None = None) -> int:
+    """A parameter that must be a whole number (a papermill ``-p epochs 3`` arrives as 3, or as the
+    string "3" from the command line): ``3``, ``3.0`` and ``"3"`` are 3; ``1.9``, ``"1.9"``,
+    ``True`` and ``"x"`` are one ``ValueError`` naming ``what``; below ``minimum`` too."""
+    number = None
+    if isinstance(value, bool):
+        number = None
+    elif isinstance(value, int):
+        number = value
+    elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            number = None
+    if number is None:
+        raise ValueError(f"{what} must be a whole number, got {value!r}")
+    if minimum is not None and number < minimum:
+        raise ValueError(f"{what} must be >= {minimum}, got {value!r}")
+    return number
