@@ -298,3 +298,68 @@ def test_empty_raw_file_is_reported_as_empty(sandbox):
     sandbox(text="")
     with pytest.raises(ValueError, match="u.data: line 1: the file is empty"):
         load_dataset("toy")
+
+
+# --- issue 24: a processed file records what it holds; unverified raw files are checked ------
+
+@pytest.mark.parametrize("impostor", ["another data set", "another tie rule"])
+def test_a_processed_file_holding_something_else_is_rebuilt_with_a_warning(sandbox, monkeypatch, impostor):
+    sandbox()
+    expected = [s.tolist() for s in load_dataset("toy").sequences]
+    (path,) = paths.PROCESSED_DIR.glob("toy--stable--*.npz")
+    if impostor == "another tie rule":
+        load_dataset("toy", tie_rule="released")
+        (other,) = paths.PROCESSED_DIR.glob("toy--released--*.npz")
+    else:  # another data set's file (same parser, other rows) copied under toy's name
+        spec = dataclasses.replace(registry.REGISTRY["toy"], name="toy2")
+        monkeypatch.setitem(registry.REGISTRY, "toy2", spec)
+        real_fetch = preprocess.download.fetch
+        monkeypatch.setattr(preprocess.download, "fetch", lambda name, download=True: real_fetch("toy", download))
+        preprocess.load_processed("toy2")
+        monkeypatch.setattr(preprocess.download, "fetch", real_fetch)
+        (other,) = paths.PROCESSED_DIR.glob("toy2--stable--*.npz")
+    path.write_bytes(other.read_bytes())
+    with pytest.warns(UserWarning, match=f"{path.name} is another data set's or rule's"):
+        rebuilt = load_dataset("toy")
+    assert [s.tolist() for s in rebuilt.sequences] == expected
+
+
+def test_an_old_processed_file_without_a_record_is_rebuilt(sandbox):
+    sandbox()
+    expected = [s.tolist() for s in load_dataset("toy").sequences]
+    (path,) = paths.PROCESSED_DIR.glob("toy--stable--*.npz")
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files if k != "holds"}
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+    with pytest.warns(UserWarning, match="no record of its data set"):
+        assert [s.tolist() for s in load_dataset("toy").sequences] == expected
+
+
+def rows(n, start=1000):
+    return "".join(f"{1 + i % 7}\t{10 + i}\t5\t{start + i}\n" for i in range(n))
+
+
+@pytest.mark.parametrize("text,said", [
+    (rows(50) + "3\t99\t5\t-1000\n", "1 of 51 rows have an impossible timestamp"),
+    (rows(50) + "3\t99\t5\t99999999999\n", "impossible timestamp"),
+    (rows(50) + rows(20), "20 of 70 rows are exact duplicates"),
+])
+def test_an_unverified_raw_file_with_impossible_rows_is_refused(sandbox, text, said):
+    raw = sandbox(text, sha256=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the unknown-checksum warning
+        with pytest.raises(preprocess.ImplausibleRawFileError, match=said) as info:
+            load_dataset("toy")
+    assert str(raw) in str(info.value)
+
+
+def test_an_unverified_raw_file_with_few_duplicates_warns_counting_them(sandbox):
+    sandbox(rows(300) + rows(1), sha256=None)
+    with pytest.warns(UserWarning, match="1 of 301 rows are exact duplicates"):
+        load_dataset("toy")
+
+
+def test_a_verified_raw_file_is_not_second_guessed(sandbox):
+    sandbox(rows(50) + rows(20))  # checksum known: duplicates are the data set's own (e.g. LastFM's)
+    assert load_dataset("toy").n_users == 7

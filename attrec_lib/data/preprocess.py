@@ -34,13 +34,21 @@ the latest item, the test item of the leave-last-out split):
 :func:`load_dataset` caches the result under ``data/processed/`` in a file keyed by the raw
 files' sha256 and the sha256 of this module's, the parsers' and the registry entry's source, so
 a change of either rebuilds it. Files are written to a temporary name then renamed
-(``os.replace`` is atomic on POSIX), so a half-written cache file is never read.
+(``os.replace`` is atomic on POSIX), so a half-written cache file is never read. Each file
+records the data set, the tie rule and the cache key it holds; a file whose record differs (another
+data set's or rule's file under this name) or that does not read is rebuilt, with a warning naming it.
+
+A raw file the registry has no sha256 for (accepted unverified) is checked for what a damaged or
+doctored file shows (:func:`check_unverified`): a timestamp before 1970 or in the future is an
+error, and so are exact duplicate rows beyond :data:`MAX_DUPLICATE_SHARE` of the file; fewer
+duplicates are a counted warning.
 """
 from __future__ import annotations
 
 import hashlib
 import inspect
 import json
+import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +69,41 @@ SEEDED_RULES = (SHUFFLED, USER_SHUFFLED)
 
 class EmptyDatasetError(ValueError):
     """Nothing is left after filtering."""
+
+
+class ProcessedFileMismatch(ValueError):
+    """A processed file holds another data set, tie rule or cache key than its name says."""
+
+
+class ImplausibleRawFileError(ValueError):
+    """An unverified raw file holds impossible timestamps or mostly duplicated rows."""
+
+
+MAX_DUPLICATE_SHARE = 0.01  # exact duplicate rows allowed (with a warning) in an unverified raw file
+FUTURE_SLACK_SECONDS = 86400  # a day of clock difference
+
+
+def check_unverified(df: pd.DataFrame, path) -> None:
+    """Refuse a parsed raw file (no registry checksum) with a timestamp before 1970 or in the
+    future, or with more than :data:`MAX_DUPLICATE_SHARE` exact duplicate rows; warn, counting
+    them, about fewer duplicates."""
+    ts = df["timestamp"].to_numpy(np.int64)
+    bad = (ts < 0) | (ts > time.time() + FUTURE_SLACK_SECONDS)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise ImplausibleRawFileError(
+            f"raw file {path}: {int(bad.sum())} of {len(ts)} rows have an impossible timestamp (before 1970 or in "
+            f"the future; the first is row {first + 1} with {int(ts[first])}); the file is damaged or not the "
+            f"data set's (it has no registry checksum to compare with)")
+    dup = int(df.duplicated().sum())
+    if dup > MAX_DUPLICATE_SHARE * len(df):
+        raise ImplausibleRawFileError(
+            f"raw file {path}: {dup} of {len(df)} rows are exact duplicates of an earlier row (more than "
+            f"{MAX_DUPLICATE_SHARE:.0%}); the file is damaged or concatenated (it has no registry checksum to "
+            f"compare with)")
+    if dup:
+        warnings.warn(f"raw file {Path(path).name}: {dup} of {len(df)} rows are exact duplicates of an earlier row",
+                      stacklevel=2)
 
 
 def shuffled_tie_rule(seed: int) -> str:
@@ -245,19 +288,25 @@ def _cache_path(name: str, tie_rule: str, key: str) -> Path:
     return paths.PROCESSED_DIR / f"{name}--{rule}--{key}.npz"
 
 
-def _save(path: Path, proc: Processed) -> None:
+def _save(path: Path, proc: Processed, tie_rule: str = "stable", key: str = "") -> None:
     lengths = np.array([len(s) for s in proc.dataset.sequences], np.int64)
     replace_atomically(path, lambda fh: np.savez(
         fh, items=np.concatenate(proc.dataset.sequences), lengths=lengths, n_items=proc.dataset.n_items,
-        user_ids=proc.user_ids, item_ids=proc.item_ids, t_range=np.array([proc.t_min, proc.t_max], np.int64)))
+        user_ids=proc.user_ids, item_ids=proc.item_ids, t_range=np.array([proc.t_min, proc.t_max], np.int64),
+        holds=np.array([proc.dataset.name, tie_rule, key])))
     # Older cache files of the same data set and rule are stale by construction.
     for old in path.parent.glob(f"{path.name.rsplit('--', 1)[0]}--*.npz"):
         if old != path:
             old.unlink(missing_ok=True)
 
 
-def _load(path: Path, name: str) -> Processed:
+def _load(path: Path, name: str, tie_rule: str | None = None, key: str | None = None) -> Processed:
     with np.load(path, allow_pickle=False) as z:
+        if tie_rule is not None:
+            holds = tuple(str(v) for v in z["holds"]) if "holds" in z.files else None
+            if holds != (name, tie_rule, key):
+                raise ProcessedFileMismatch(f"it holds {holds or 'no record of its data set'}, not "
+                                            f"{(name, tie_rule, key)}")
         bounds = np.cumsum(z["lengths"])[:-1]
         seqs = tuple(np.ascontiguousarray(s) for s in np.split(z["items"], bounds))
         data = SequenceDataset(name, len(z["lengths"]), int(z["n_items"]), seqs)
@@ -277,12 +326,17 @@ def load_processed(name: str, tie_rule: str = "stable", download_missing: bool =
     path = _cache_path(name, tie_rule, key)
     if path.is_file():
         try:
-            return _load(path, name)
+            return _load(path, name, tie_rule, key)
         except Exception as exc:  # truncated, emptied or bit-flipped: BadZipFile, EOFError, zlib.error, ...
-            warnings.warn(f"processed data file {path} is damaged ({type(exc).__name__}: {exc}); "
+            what = "is another data set's or rule's" if isinstance(exc, ProcessedFileMismatch) else "is damaged"
+            warnings.warn(f"processed data file {path} {what} ({type(exc).__name__}: {exc}); "
                           f"rebuilding it from the raw file", stacklevel=2)
-    proc = process_frame(parsers.parse(spec.parser, found[0][1]), spec, tie_rule)
-    _save(path, proc)
+    raw, raw_path, _ = found[0]
+    df = parsers.parse(spec.parser, raw_path)
+    if raw.sha256 is None:
+        check_unverified(df, raw_path)
+    proc = process_frame(df, spec, tie_rule)
+    _save(path, proc, tie_rule, key)
     return proc
 
 
