@@ -48,7 +48,7 @@ import torch
 from . import __version__, models, paper_numbers, paths
 from .atomic import replace_atomically
 from .data.preprocess import check_tie_rule
-from .data.sequences import split_leave_last_out
+from .data.splits import LEAVE_LAST_OUT, check_split, make_split, sequence_timestamps
 from .train import PROTOCOLS, TrainConfig, default_device, device_name, fit, one_thread
 from .validation import check_types
 
@@ -141,11 +141,17 @@ class RunSpec:
     protocol: str = "valid"  # "valid" (validation-selected) or "released" (no validation, test-selected)
     tie_rule: str = "stable"  # how rows with equal timestamps are ordered: stable, released, shuffled:<seed> (see data)
     seed: int = 0
+    # which targets are held out (data.splits): leave_last_out (the paper's), first_occurrence, global_time:<q>.
+    # Left out of to_dict (so of the key and the result file) at its default: older keys stay as they were.
+    split: str = LEAVE_LAST_OUT
 
     def to_dict(self) -> dict:
-        return {"dataset": self.dataset, "model": self.model, "model_config": dict(self.model_config),
-                "train_config": dict(self.train_config), "protocol": self.protocol,
-                "tie_rule": self.tie_rule, "seed": self.seed}
+        d = {"dataset": self.dataset, "model": self.model, "model_config": dict(self.model_config),
+             "train_config": dict(self.train_config), "protocol": self.protocol,
+             "tie_rule": self.tie_rule, "seed": self.seed}
+        if self.split != LEAVE_LAST_OUT:
+            d["split"] = self.split
+        return d
 
     def canonical(self) -> dict:
         """The spec with config values normalised to their declared types (see the module doc)."""
@@ -183,9 +189,10 @@ class RunSpec:
 
 def make_spec(dataset: str, model: str = "attrec", preset: str | None = "paper", seed: int = 0,
               protocol: str | None = None, tie_rule: str | None = None, train: dict | None = None,
-              **model_overrides) -> RunSpec:
+              split: str = LEAVE_LAST_OUT, **model_overrides) -> RunSpec:
     """Build a fully resolved spec. ``preset="released_code"`` also defaults the protocol and the
-    tie rule to the released code's (no validation item, the authors' tie rule)."""
+    tie rule to the released code's (no validation item, the authors' tie rule). ``split``: which
+    targets are held out (``data.splits``; every split but leave-last-out needs protocol "valid")."""
     if preset is not None and preset not in models.presets(model):
         preset_known = sorted(models.presets(model))
         raise ValueError(f"unknown preset {preset!r} for model {model!r}; known presets: {preset_known}")
@@ -195,21 +202,27 @@ def make_spec(dataset: str, model: str = "attrec", preset: str | None = "paper",
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
     check_tie_rule(tie_rule)  # "stable", "released" or "shuffled:<seed>"; a clear error otherwise
+    check_split(split)
+    if split != LEAVE_LAST_OUT and protocol != "valid":
+        raise ValueError(f"split {split!r} holds out a validation item: it needs protocol 'valid', got {protocol!r}")
     mcfg = models.make_config(model, preset, **model_overrides)
     tfields = {**models.training_overrides(model, preset), **(train or {})}
     unknown = set(tfields) - {f.name for f in dataclasses.fields(TrainConfig)}
     if unknown:
         raise ValueError(f"unknown training field(s) {sorted(unknown)}")
     tcfg = check_types(TrainConfig(**tfields)).validate()
-    spec = RunSpec(dataset, model, dataclasses.asdict(mcfg), dataclasses.asdict(tcfg), protocol, tie_rule, int(seed))
+    spec = RunSpec(dataset, model, dataclasses.asdict(mcfg), dataclasses.asdict(tcfg), protocol, tie_rule, int(seed),
+                   split)
     canonical = spec.canonical()
     return dataclasses.replace(spec, model_config=canonical["model_config"], train_config=canonical["train_config"])
 
 
 @functools.lru_cache(maxsize=8)
-def load_split(dataset: str, tie_rule: str, hold_out_valid: bool):
+def load_split(dataset: str, tie_rule: str, hold_out_valid: bool, split: str = LEAVE_LAST_OUT):
     from .data import load_dataset
-    return split_leave_last_out(load_dataset(dataset, tie_rule=tie_rule), hold_out_valid=hold_out_valid)
+    data = load_dataset(dataset, tie_rule=tie_rule)
+    timestamps = sequence_timestamps(dataset, tie_rule) if split.startswith("global_time") else None
+    return make_split(data, split, hold_out_valid=hold_out_valid, timestamps=timestamps)
 
 
 def result_path(spec: RunSpec):
@@ -390,7 +403,7 @@ def execute(spec: RunSpec, device=None, progress: bool = True, split=None) -> di
 def _execute(spec: RunSpec, device, progress, split) -> dict:
     torch.manual_seed(spec.seed)
     if split is None:
-        split = load_split(spec.dataset, spec.tie_rule, spec.protocol == "valid")
+        split = load_split(spec.dataset, spec.tie_rule, spec.protocol == "valid", spec.split)
         fingerprint = data_fingerprint(spec.dataset, spec.tie_rule)
     else:  # a split given by the caller (tests, never cached): the fingerprint of that split
         fingerprint = split_fingerprint(split)
@@ -627,7 +640,7 @@ def trained_model(spec: RunSpec, device="cpu", progress: bool = False):
     result = run(spec, progress=progress)
     epoch = result["selections"][headline_selection(result)]["epoch"]
     path = paths.results_dir() / "models" / f"{spec.key}-e{epoch}.pt"
-    split = load_split(spec.dataset, spec.tie_rule, spec.protocol == "valid")
+    split = load_split(spec.dataset, spec.tie_rule, spec.protocol == "valid", spec.split)
     mcfg = models.make_config(spec.model, None, **spec.model_config)
     model = models.build(spec.model, split.n_users, split.n_items, mcfg)
     if path.exists():

@@ -1,0 +1,217 @@
+"""What the protocol hides: repeat targets and the global timeline (issue 25, notebook 10).
+
+Views of the cache, nothing trained here:
+
+* :func:`repeat_share`: per data set, how many validation and test targets repeat an item of
+  the user's history (``data.splits.target_repeats``), and how many (user, item) pairs repeat.
+* :func:`breakdown`: per run, HR@50 and MRR over all test targets, over the repeat targets and
+  over the novel ones, from the per-user ranks the cache keeps (the test ranks at the
+  validation-selected epoch); :func:`breakdown_table` averages them over seeds.
+* :func:`rq1`: RQ1 decided one way everywhere: AttRec against the baseline with the best mean
+  *validation* HR@50 (:func:`attrec_lib.tables.strongest_baseline`), tested over users and
+  seeds (``stats.compare_users``, two-sided), on the test targets of a group of users
+  (all, or the novel ones only). The answer is :func:`rq1_answer`.
+* :func:`ordering`: the models ranked by mean test HR@50 under two splits, side by side, with
+  Kendall's tau between the two orders (``scipy.stats.kendalltau``).
+* :func:`depends` and :func:`verdict_rows`: "does RQ1's answer depend on repeat targets / on
+  the split?", with the rule in code: yes where the answer (of :func:`rq1_answer`) differs.
+
+The validation ranks are not kept per user, so the strongest baseline is chosen on validation
+HR@50 over all validation targets, also where the test is redone on the novel ones.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats as scipy_stats
+
+from . import experiments, stats, study, tables
+from .data.splits import LEAVE_LAST_OUT, repeated_pairs, target_repeats
+from .evaluate import per_user_metrics
+
+METRICS = ("hr@50", "mrr")
+GROUPS = ("all", "repeat", "novel")  # which test targets a number is over
+ALPHA = stats.ALPHA
+# RQ1's possible answers (rq1_answer)
+BETTER, WORSE, TIED = "AttRec better", "baseline better", "no significant difference"
+
+
+def _split_of(spec) -> object:
+    return experiments.load_split(spec.dataset, spec.tie_rule, spec.protocol == "valid", spec.split)
+
+
+def repeat_share(datasets, tie_rule: str = "stable") -> pd.DataFrame:
+    """Per data set (leave-last-out split, validation item held out): repeated (user, item)
+    pairs, and the validation and test targets that repeat an item of the user's history."""
+    from .data import load_dataset
+    rows = []
+    for ds in datasets:
+        split = experiments.load_split(ds, tie_rule, True)
+        row = {"dataset": ds, "repeated_pairs": repeated_pairs(load_dataset(ds, tie_rule=tie_rule))}
+        for stage in ("valid", "test"):
+            flags = target_repeats(split, stage)
+            row[f"{stage}_targets"] = len(flags)
+            row[f"{stage}_repeat"] = int(flags.sum())
+            row[f"{stage}_repeat_pct"] = 100.0 * flags.mean() if len(flags) else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def per_user(specs) -> pd.DataFrame:
+    """Long per-user test metrics of cached runs (``tables.per_user``'s columns) plus ``repeat``
+    (the user's test target is in their history) and the run's ``split`` and ``tie_rule``."""
+    frames = []
+    for spec in specs:
+        result = experiments.run(spec, progress=False)
+        pu = result["per_user"][experiments.headline_selection(result)]
+        split = _split_of(spec)
+        flags = dict(zip(split.eval_users("test").tolist(), target_repeats(split, "test")))
+        users = np.asarray(pu["test_users"], np.int64)
+        frame = pd.DataFrame({"user": users, **per_user_metrics(np.asarray(pu["test_ranks"]))})
+        frame["repeat"] = [flags[u] for u in users.tolist()]
+        frame["dataset"], frame["model"], frame["seed"] = spec.dataset, spec.model, spec.seed
+        frame["split"], frame["tie_rule"], frame["key"] = spec.split, spec.tie_rule, spec.key
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _in_group(users: pd.DataFrame, group: str) -> pd.DataFrame:
+    if group == "all":
+        return users
+    if group not in GROUPS:
+        raise ValueError(f"group must be one of {GROUPS}, got {group!r}")
+    return users[users["repeat"] == (group == "repeat")]
+
+
+def breakdown(users: pd.DataFrame) -> pd.DataFrame:
+    """Per run (key): users and metrics over all, repeat and novel test targets (NaN where a
+    group is empty)."""
+    rows = []
+    for key, part in users.groupby("key", sort=False):
+        first = part.iloc[0]
+        row = {c: first[c] for c in ("dataset", "model", "seed", "split", "tie_rule")}
+        row["key"] = key
+        for group in GROUPS:
+            sub = _in_group(part, group)
+            row[f"{group} users"] = len(sub)
+            for m in METRICS:
+                row[f"{m} {group}"] = float(sub[m].mean()) if len(sub) else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def breakdown_table(per_run: pd.DataFrame, settings: str | None = None) -> pd.DataFrame:
+    """:func:`breakdown`'s rows averaged over seeds per (data set, model[, tie rule]), with
+    ``settings`` as a column (e.g. "default", "tuned", "shuffled ties")."""
+    by = ["dataset", "model", "split", "tie_kind"]
+    per_run = per_run.assign(tie_kind=[r.split(":")[0] for r in per_run["tie_rule"]])
+    cols = [f"{m} {g}" for g in GROUPS for m in METRICS]
+    g = per_run.groupby(by, sort=False)
+    out = g[cols].mean().join(g[[f"{grp} users" for grp in GROUPS]].first()).join(g.size().rename("seeds"))
+    out = out.reset_index().rename(columns={"tie_kind": "ties"})
+    if settings is not None:
+        out.insert(2, "settings", settings)
+    return out
+
+
+def rq1_answer(delta: float, p: float, alpha: float = ALPHA) -> str:
+    """RQ1's answer from AttRec's difference to the strongest baseline and its p: better or worse
+    where p < alpha, else no significant difference."""
+    if not (np.isfinite(p) and p < alpha):
+        return TIED
+    return BETTER if delta > 0 else WORSE
+
+
+def rq1(df: pd.DataFrame, users: pd.DataFrame, baselines, group: str = "all") -> pd.DataFrame:
+    """Per data set of ``df`` (run rows of one split): the strongest baseline (best mean
+    validation HR@50 of ``baselines``), and AttRec against it on the ``group`` test targets."""
+    rows = []
+    for ds, part in df.groupby("dataset", sort=False):
+        if "attrec" not in set(part["model"]) or not set(part["model"]) & set(baselines):
+            continue
+        best, _ = tables.strongest_baseline(part, baselines)
+        sub = _in_group(users[(users["dataset"] == ds) & users["key"].isin(part["key"])], group)
+        if sub["user"].nunique() < 2:
+            continue
+        res = stats.compare_users(sub, "attrec", best)
+        hr, mrr = res["hr@50"], res["mrr"]
+        rows.append({"dataset": ds, "targets": group, "best baseline": best, "users": hr["users"],
+                     "AttRec HR@50": hr["mean a"], "baseline HR@50": hr["mean b"], "ΔHR@50": hr["delta"],
+                     "CI low": hr["ci low"], "CI high": hr["ci high"], "p (HR@50)": hr["p"],
+                     "ΔMRR": mrr["delta"], "p (MRR)": mrr["p"], "answer": rq1_answer(hr["delta"], hr["p"])})
+    return pd.DataFrame(rows)
+
+
+def ordering(a: pd.DataFrame, b: pd.DataFrame, label_a: str, label_b: str) -> tuple:
+    """``(table, taus)``: per data set present in both, each model's mean test HR@50 and its rank
+    under ``a`` and ``b`` (run rows of two splits), and Kendall's tau (with its p) between the
+    two orders."""
+    tables_, taus = [], []
+    for ds in [d for d in dict.fromkeys(a["dataset"]) if d in set(b["dataset"])]:
+        ha = a[a["dataset"] == ds].groupby("model", sort=False)["hr@50"].mean()
+        hb = b[b["dataset"] == ds].groupby("model", sort=False)["hr@50"].mean()
+        common = [m for m in ha.index if m in hb.index]
+        t = pd.DataFrame({"dataset": ds, "model": common, f"HR@50 {label_a}": ha[common].to_numpy(),
+                          f"HR@50 {label_b}": hb[common].to_numpy()})
+        t[f"rank {label_a}"] = t[f"HR@50 {label_a}"].rank(ascending=False, method="min").astype(int)
+        t[f"rank {label_b}"] = t[f"HR@50 {label_b}"].rank(ascending=False, method="min").astype(int)
+        tau = scipy_stats.kendalltau(t[f"HR@50 {label_a}"], t[f"HR@50 {label_b}"])
+        taus.append({"dataset": ds, "models": len(common), "kendall tau": float(tau.statistic),
+                     "p": float(tau.pvalue)})
+        tables_.append(t.sort_values(f"rank {label_a}", kind="stable"))
+    return (pd.concat(tables_, ignore_index=True) if tables_ else pd.DataFrame()), pd.DataFrame(taus)
+
+
+def depends(reference: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
+    """Per data set in both RQ1 tables (:func:`rq1`): the two answers and whether they differ
+    (the rule of the verdict rows: RQ1 "depends" on what changed where its answer changes)."""
+    ref = reference.set_index("dataset")
+    oth = other.set_index("dataset")
+    rows = []
+    for ds in [d for d in ref.index if d in oth.index]:
+        rows.append({"dataset": ds, "answer before": ref.loc[ds, "answer"], "answer after": oth.loc[ds, "answer"],
+                     "best baseline before": ref.loc[ds, "best baseline"],
+                     "best baseline after": oth.loc[ds, "best baseline"],
+                     "changes": ref.loc[ds, "answer"] != oth.loc[ds, "answer"]})
+    return pd.DataFrame(rows)
+
+
+def verdict_row(question: str, rule: str, change: pd.DataFrame, what: str, labels: dict | None = None) -> dict:
+    """One verdict row from :func:`depends`: outcome "yes (on: ...)" where RQ1's answer changes
+    on some data set, "no" where it changes on none, "no evidence" without data sets."""
+    label = (labels or {}).get
+    parts = [f"{r['dataset']}: {r['answer before']} ({label(r['best baseline before'], r['best baseline before'])}) "
+             f"-> {r['answer after']} ({label(r['best baseline after'], r['best baseline after'])}) {what}"
+             for r in change.to_dict("records")]
+    changed = [r["dataset"] for r in change.to_dict("records") if r["changes"]]
+    if change.empty:
+        outcome = "no evidence"
+    elif changed:
+        outcome = f"yes (on: {', '.join(changed)})"
+    else:
+        outcome = "no"
+    return {"claim": question, "rule": rule, "evidence": "; ".join(parts), "outcome": outcome,
+            "source": "beyond the paper"}
+
+
+RULE = (f"RQ1's answer per data set: AttRec against the baseline with the best mean validation HR@50, "
+        f"two-level bootstrap over users and seeds of test HR@50, two-sided, p < {ALPHA}: 'AttRec better', "
+        "'baseline better' or 'no significant difference'; the answer depends on {what} where it differs")
+
+
+def split_label(split: str) -> str:
+    """A reader's name of a split."""
+    if split == LEAVE_LAST_OUT:
+        return "leave-last-out"
+    if split.startswith("global_time"):
+        return f"global timeline (cut at the {float(split.split(':')[1]):.0%} quantile of time)"
+    return split.replace("_", " ")
+
+
+def table2_groups(prof) -> list:
+    """``(settings, specs)`` of the Table 2 runs the breakdown covers: default settings, tuned
+    rows, and the tie-order study's shuffled runs (its stable runs are Table 2's own)."""
+    groups = [("default", study.table2_specs(prof, study.available_models())),
+              ("tuned", study.tuned_table2_specs(prof)),
+              ("shuffled ties", study.tie_order_specs(prof, "shuffled"))]
+    return [(name, specs) for name, specs in groups if specs]

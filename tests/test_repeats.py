@@ -1,0 +1,93 @@
+"""The repeat/novel breakdown, RQ1's answer, the ordering under two splits and the verdict rule,
+on hand-made per-user frames (nothing trained)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from attrec_lib import repeats
+
+
+def users_frame(rows):
+    """rows: (key, model, seed, user, rank, repeat)."""
+    out = []
+    for key, model, seed, user, rank, rep in rows:
+        out.append({"key": key, "dataset": "toy", "model": model, "seed": seed, "split": "leave_last_out",
+                    "tie_rule": "stable", "user": user, "hr@50": float(rank <= 50), "mrr": 1.0 / rank,
+                    "repeat": rep})
+    return pd.DataFrame(out)
+
+
+def test_breakdown_splits_each_run_into_repeat_and_novel_targets():
+    users = users_frame([("k1", "attrec", 0, 0, 1, True), ("k1", "attrec", 0, 1, 100, False),
+                         ("k1", "attrec", 0, 2, 10, False), ("k2", "attrec", 1, 0, 2, True),
+                         ("k2", "attrec", 1, 1, 40, False), ("k2", "attrec", 1, 2, 80, False)])
+    per_run = repeats.breakdown(users)
+    k1 = per_run.set_index("key").loc["k1"]
+    assert (k1["all users"], k1["repeat users"], k1["novel users"]) == (3, 1, 2)
+    assert k1["hr@50 all"] == pytest.approx(2 / 3) and k1["hr@50 repeat"] == 1.0 and k1["hr@50 novel"] == 0.5
+    assert k1["mrr repeat"] == 1.0 and k1["mrr novel"] == pytest.approx((0.01 + 0.1) / 2)
+    table = repeats.breakdown_table(per_run, "default")
+    row = table.iloc[0]
+    assert row["seeds"] == 2 and row["settings"] == "default"
+    assert row["hr@50 novel"] == pytest.approx((0.5 + 0.5) / 2)
+    assert row["mrr repeat"] == pytest.approx((1.0 + 0.5) / 2)
+
+
+def test_a_group_without_users_is_nan_not_zero():
+    per_run = repeats.breakdown(users_frame([("k", "pop", 0, 0, 3, False), ("k", "pop", 0, 1, 70, False)]))
+    assert per_run.loc[0, "repeat users"] == 0 and np.isnan(per_run.loc[0, "hr@50 repeat"])
+    assert per_run.loc[0, "hr@50 novel"] == per_run.loc[0, "hr@50 all"] == 0.5
+
+
+@pytest.mark.parametrize("delta, p, answer", [(0.02, 0.01, repeats.BETTER), (-0.02, 0.01, repeats.WORSE),
+                                              (0.02, 0.2, repeats.TIED), (-0.02, float("nan"), repeats.TIED)])
+def test_rq1_answer_needs_significance(delta, p, answer):
+    assert repeats.rq1_answer(delta, p) == answer
+
+
+def _runs(hr_valid, models=("attrec", "ease", "pop")):
+    return pd.DataFrame([{"dataset": "toy", "model": m, "seed": 0, "key": f"k-{m}", "valid_hr@50": v, "hr@50": v}
+                         for m, v in zip(models, hr_valid)])
+
+
+def test_rq1_chooses_the_baseline_on_validation_and_tests_only_the_group():
+    rng = np.random.default_rng(0)
+    n = 300
+    rep = np.arange(n) < 100
+    # EASE wins every repeat target, ties AttRec on the novel ones
+    attrec_rank = np.where(rep, 60, np.where(rng.random(n) < 0.3, 5, 500))
+    ease_rank = np.where(rep, 1, attrec_rank)
+    pop_rank = np.full(n, 40)  # best on test, but not chosen: its validation HR@50 is lowest
+    rows = [(f"k-{m}", m, 0, u, int(r[u]), bool(rep[u])) for m, r in
+            (("attrec", attrec_rank), ("ease", ease_rank), ("pop", pop_rank)) for u in range(n)]
+    users = users_frame(rows)
+    df = _runs([0.3, 0.4, 0.1])
+    every = repeats.rq1(df, users, ["ease", "pop"], "all").iloc[0]
+    novel = repeats.rq1(df, users, ["ease", "pop"], "novel").iloc[0]
+    assert every["best baseline"] == novel["best baseline"] == "ease"
+    assert every["users"] == n and novel["users"] == n - 100
+    assert every["answer"] == repeats.WORSE and every["ΔHR@50"] == pytest.approx(-100 / n)
+    assert novel["answer"] == repeats.TIED and novel["ΔHR@50"] == 0.0
+    change = repeats.depends(repeats.rq1(df, users, ["ease", "pop"], "all"),
+                             repeats.rq1(df, users, ["ease", "pop"], "novel"))
+    assert change["changes"].tolist() == [True]
+    row = repeats.verdict_row("Does RQ1's answer depend on repeat targets?", repeats.RULE, change, "on novel targets")
+    assert row["outcome"] == "yes (on: toy)" and "baseline better (ease) -> no significant difference" in row["evidence"]
+    same = repeats.verdict_row("q", "r", repeats.depends(repeats.rq1(df, users, ["ease"], "all"),
+                                                         repeats.rq1(df, users, ["ease"], "all")), "")
+    assert same["outcome"] == "no"
+    assert repeats.verdict_row("q", "r", change.iloc[:0], "")["outcome"] == "no evidence"
+
+
+def test_ordering_ranks_models_under_both_splits_with_kendalls_tau():
+    a = pd.DataFrame({"dataset": "toy", "model": ["m1", "m2", "m3", "m4"], "hr@50": [0.4, 0.3, 0.2, 0.1]})
+    same = a.assign(**{"hr@50": [0.5, 0.35, 0.3, 0.0]})
+    swapped = a.assign(**{"hr@50": [0.1, 0.2, 0.3, 0.4]})
+    table, taus = repeats.ordering(a, same, "x", "y")
+    assert taus.loc[0, "kendall tau"] == pytest.approx(1.0) and taus.loc[0, "models"] == 4
+    assert table["rank y"].tolist() == [1, 2, 3, 4]
+    _, taus = repeats.ordering(a, swapped, "x", "y")
+    assert taus.loc[0, "kendall tau"] == pytest.approx(-1.0)
+    # a model missing under one split is left out of both orders
+    _, taus = repeats.ordering(a, swapped.iloc[:3], "x", "y")
+    assert taus.loc[0, "models"] == 3
