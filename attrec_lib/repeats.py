@@ -215,3 +215,43 @@ def table2_groups(prof) -> list:
               ("tuned", study.tuned_table2_specs(prof)),
               ("shuffled ties", study.tie_order_specs(prof, "shuffled"))]
     return [(name, specs) for name, specs in groups if specs]
+
+
+# --- the profile's views (notebook 10) -----------------------------------------------------------
+
+def _baselines(df: pd.DataFrame) -> list:
+    return [m for m in dict.fromkeys(df["model"]) if m != "attrec"]
+
+
+def breakdown_of(prof) -> pd.DataFrame:
+    """:func:`breakdown_table` of every Table 2 group (:func:`table2_groups`), one frame."""
+    frames = [breakdown_table(breakdown(per_user(specs)), name) for name, specs in table2_groups(prof)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def rq1_runs(specs) -> tuple:
+    """``(run rows, per-user frame)`` of RQ1's runs ``specs`` (empty frames where none)."""
+    if not specs:
+        return pd.DataFrame(columns=["dataset", "model", "seed", "key", "hr@50", "valid_hr@50"]), pd.DataFrame()
+    return experiments.run_grid(specs, progress=False), per_user(specs)
+
+
+def rq1_by_targets(df: pd.DataFrame, users: pd.DataFrame) -> pd.DataFrame:
+    """:func:`rq1` on all and on the novel test targets of the same runs, one frame."""
+    if df.empty:
+        return pd.DataFrame()
+    return pd.concat([rq1(df, users, _baselines(df), group) for group in ("all", "novel")], ignore_index=True)
+
+
+def seed_table(df: pd.DataFrame, split: str, labels: dict | None = None) -> pd.DataFrame:
+    """Per (data set, model): mean and sd over seeds of test HR@50 and MRR and the validation
+    HR@50 the choices read, under ``split``."""
+    if df.empty:
+        return pd.DataFrame()
+    g = df.groupby(["dataset", "model"], sort=False)
+    out = g[["hr@50", "mrr", "valid_hr@50"]].mean().join(g["hr@50"].std(ddof=1).rename("hr@50 sd"))
+    out = out.join(g.size().rename("seeds")).reset_index()
+    out.insert(1, "split", split_label(split))
+    if labels:
+        out["model"] = out["model"].map(lambda m: labels.get(m, m))
+    return out

@@ -108,3 +108,12 @@ def test_a_run_on_the_global_split_trains_and_evaluates_only_whom_it_should():
     result = experiments.execute(spec, progress=False, split=split)
     evaluated = result["per_user"]["valid_selected"]["test_users"]
     assert evaluated == split.eval_users("test").tolist() and 0 < len(evaluated) < 30
+
+
+def test_future_training_share_counts_training_interactions_after_each_test_time():
+    # leave-last-out training times (all but each user's last two): 5 6 10 10 20 40 50 60;
+    # test times 70, 55, 62, 80: only user 1's (55) has one of them (60) after it
+    np.testing.assert_allclose(splits.future_training_share(TOY, TIMES), [0, 1 / 8, 0, 0])
+    summary = splits.global_time_summary(TOY, TIMES, 0.5)
+    assert summary["cut"] == 50 and summary["evaluated_users"] == 2 and summary["trained_users"] == 3
+    assert summary["train_interactions"] == 7 and summary["test_repeat_pct"] == 100.0  # items 1 and 4 again

@@ -158,3 +158,26 @@ def make_split(data: SequenceDataset, split: str, hold_out_valid: bool = True, t
     if timestamps is None:
         raise ValueError(f"split {split!r} needs the interactions' timestamps")
     return split_global_time(data, timestamps, global_cut(timestamps, quantile))
+
+
+def future_training_share(data: SequenceDataset, timestamps) -> np.ndarray:
+    """Per user with a leave-last-out test target: the share of the split's training
+    interactions (every user's, validation item held out) that happen strictly after that
+    user's test time: what a model trained on them has seen of the test moment's future."""
+    train_times = np.sort(np.concatenate([np.asarray(t, np.int64)[:max(len(t) - 2, 0)] for t in timestamps]))
+    test_times = np.array([t[-1] for t in timestamps if len(t) >= 2], np.int64)
+    after = len(train_times) - np.searchsorted(train_times, test_times, side="right")
+    return after / max(len(train_times), 1)
+
+
+def global_time_summary(data: SequenceDataset, timestamps, quantile: float = GLOBAL_TIME_QUANTILE) -> dict:
+    """Who the global-timeline split trains and evaluates, and the leave-last-out future share."""
+    cut = global_cut(timestamps, quantile)
+    split = split_global_time(data, timestamps, cut)
+    all_ts = np.concatenate([np.asarray(t, np.int64) for t in timestamps])
+    trained = sum(len(t) > 0 for t in split.train)
+    return {"cut": cut, "after_cut_pct": 100.0 * float(np.mean(all_ts >= cut)), "users": data.n_users,
+            "trained_users": int(trained), "train_interactions": int(sum(len(t) for t in split.train)),
+            "evaluated_users": int(len(split.eval_users("test"))),
+            "test_repeat_pct": 100.0 * float(np.mean(target_repeats(split, "test"))) if trained else np.nan,
+            "llo_future_share_median_pct": 100.0 * float(np.median(future_training_share(data, timestamps)))}
