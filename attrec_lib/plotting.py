@@ -290,3 +290,59 @@ def budget_curves(curves: pd.DataFrame, labels: dict, default_first: bool, highl
     fig.tight_layout(rect=(0, 0.1, 1, 1))
     fig.legend(handles, names, loc="lower center", ncol=min(max(len(names), 1), 6), fontsize=8, frameon=False)
     return fig
+
+
+def repeat_share(share: pd.DataFrame, title: str = "") -> plt.Figure:
+    """Per data set, the share of validation and test targets that repeat an item of the user's
+    history (``repeats.repeat_share``), as horizontal bars."""
+    fig, ax = plt.subplots(figsize=(6.4, 0.5 * max(len(share), 1) + 1.4))
+    y = np.arange(len(share))
+    for offset, stage, color in ((-0.2, "valid", "tab:gray"), (0.2, "test", "tab:purple")):
+        ax.barh(y + offset, share[f"{stage}_repeat_pct"], height=0.38, color=color,
+                label=f"{'validation' if stage == 'valid' else 'test'} targets")
+    ax.set_yticks(y, [dataset_title(d) for d in share["dataset"]])
+    ax.invert_yaxis()
+    ax.set_xlabel("% of targets already in the user's history")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def repeat_novel(frame: pd.DataFrame, title: str = "") -> plt.Figure:
+    """HR@50 of each model on novel and on repeat test targets (mean over seeds, sd as error bars),
+    one panel per data set: ``frame`` has ``dataset``, ``label``, ``hr@50 novel``, ``hr@50 repeat``
+    and their ``sd`` (``repeats.breakdown_table``); the overall HR@50 is a black tick."""
+    fig = paired_bars(frame, (("novel", "novel targets", "tab:green"), ("repeat", "repeat targets", "tab:purple")),
+                      "HR@50 (validation-selected epoch)", title)
+    for ax, (_, part) in zip(fig.axes, frame.groupby("dataset", sort=False)):
+        ax.plot(part["hr@50 all"], np.arange(len(part)), linestyle="none", marker="|", markersize=14,
+                color="black", label="all targets")
+    return fig
+
+
+def rank_slopes(table: pd.DataFrame, label_a: str, label_b: str, title: str = "") -> plt.Figure:
+    """Each model's rank by test HR@50 under two splits, joined by a line, one panel per data set
+    (``repeats.ordering``'s table, columns ``rank <label>``)."""
+    panels = list(table.groupby("dataset", sort=False))
+    fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(4.6 * max(len(panels), 1), 5.2), squeeze=False)
+    for ax, (name, part) in zip(axes[0], panels):
+        for _, r in part.iterrows():
+            a, b = r[f"rank {label_a}"], r[f"rank {label_b}"]
+            color = "black" if r["model"] == "AttRec" else ("tab:red" if a != b else "tab:gray")
+            ax.plot([0, 1], [a, b], marker="o", color=color, linewidth=1.6 if r["model"] == "AttRec" else 0.9)
+            ax.annotate(r["model"], (0, a), xytext=(-4, 0), textcoords="offset points", ha="right", va="center",
+                        fontsize=7)
+            ax.annotate(r["model"], (1, b), xytext=(4, 0), textcoords="offset points", ha="left", va="center",
+                        fontsize=7)
+        ax.set_xticks([0, 1], [label_a, label_b])
+        ax.set_xlim(-0.6, 1.6)
+        ax.invert_yaxis()
+        ax.set_ylabel("rank by test HR@50 (1 = best)")
+        ax.set_title(dataset_title(name))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from . import experiments, stats, study, tables
+from . import experiments, split_specs, stats, study, tables
 from .data.splits import LEAVE_LAST_OUT, repeated_pairs, target_repeats
 from .evaluate import per_user_metrics
 
@@ -107,7 +107,8 @@ def breakdown_table(per_run: pd.DataFrame, settings: str | None = None) -> pd.Da
     per_run = per_run.assign(tie_kind=[r.split(":")[0] for r in per_run["tie_rule"]])
     cols = [f"{m} {g}" for g in GROUPS for m in METRICS]
     g = per_run.groupby(by, sort=False)
-    out = g[cols].mean().join(g[[f"{grp} users" for grp in GROUPS]].first()).join(g.size().rename("seeds"))
+    sds = g[[f"hr@50 {grp}" for grp in GROUPS]].std(ddof=1).add_suffix(" sd")
+    out = g[cols].mean().join(sds).join(g[[f"{grp} users" for grp in GROUPS]].first()).join(g.size().rename("seeds"))
     out = out.reset_index().rename(columns={"tie_kind": "ties"})
     if settings is not None:
         out.insert(2, "settings", settings)
@@ -196,7 +197,8 @@ def verdict_row(question: str, rule: str, change: pd.DataFrame, what: str, label
 
 RULE = (f"RQ1's answer per data set: AttRec against the baseline with the best mean validation HR@50, "
         f"two-level bootstrap over users and seeds of test HR@50, two-sided, p < {ALPHA}: 'AttRec better', "
-        "'baseline better' or 'no significant difference'; the answer depends on {what} where it differs")
+        "'baseline better' or 'no significant difference'; 'yes' on a data set where the answer {what} differs "
+        "from the answer under Table 2's protocol")
 
 
 def split_label(split: str) -> str:
@@ -255,3 +257,125 @@ def seed_table(df: pd.DataFrame, split: str, labels: dict | None = None) -> pd.D
     if labels:
         out["model"] = out["model"].map(lambda m: labels.get(m, m))
     return out
+
+
+def compare_answers(reference: pd.DataFrame, others) -> list:
+    """``[(depends frame, what)]`` of RQ1's reference answers against each ``(rq1 frame, what)``."""
+    return [(depends(reference, frame), what) for frame, what in others if not frame.empty and not reference.empty]
+
+
+def verdict_from(question: str, comparisons, labels: dict | None = None) -> dict:
+    """One verdict row over several views (:func:`compare_answers`): "yes (on: ...)" where RQ1's
+    answer changes on a data set in any of them, "no" where it changes in none."""
+    rows = [verdict_row(question, RULE.format(what=what), change, what, labels) for change, what in comparisons]
+    if not rows:
+        return {"claim": question, "rule": RULE.format(what="what changed"), "evidence": "no runs", "outcome": "no evidence",
+                "source": "beyond the paper"}
+    changed = sorted({ds for change, _ in comparisons for ds in change.loc[change["changes"], "dataset"]})
+    outcome = f"yes (on: {', '.join(changed)})" if changed else "no"
+    return {"claim": question, "rule": "; ".join(dict.fromkeys(r["rule"] for r in rows)),
+            "test and metric": "two-level bootstrap over users and seeds, test HR@50 (MRR beside)",
+            "evidence": "; ".join(r["evidence"] for r in rows), "outcome": outcome, "source": "beyond the paper"}
+
+
+def _pct(n: int, d: int) -> str:
+    return f"{n} of {d} ({100.0 * n / d:.1f} %)" if d else "none"
+
+
+def findings(share: pd.DataFrame, per_model: pd.DataFrame, by_targets: pd.DataFrame, verdicts, taus: pd.DataFrame,
+             labels: dict | None = None) -> str:
+    """The paragraph notebook 10 opens with, written from its tables."""
+    label = (labels or {}).get
+    out = []
+    rep = share[share["test_repeat"] > 0]
+    none = share[share["repeated_pairs"] == 0]["dataset"].tolist()
+    for r in rep.to_dict("records"):
+        out.append(f"On {r['dataset']}, {_pct(r['test_repeat'], r['test_targets'])} test targets and "
+                   f"{_pct(r['valid_repeat'], r['valid_targets'])} validation targets are items the user had "
+                   "already consumed: with the history excluded they are the one history item left to rank.")
+    if none:
+        out.append(f"{', '.join(none)} have no repeated (user, item) pair, so there every target is novel.")
+    for ds in rep["dataset"]:
+        part = per_model[(per_model["dataset"] == ds)]
+        if part.empty or part["hr@50 repeat"].isna().all():
+            continue
+        out.append(f"There each model's HR@50 (RQ1's settings, mean over seeds) is {part['hr@50 repeat'].min():.4f}-"
+                   f"{part['hr@50 repeat'].max():.4f} on repeat targets and {part['hr@50 novel'].min():.4f}-"
+                   f"{part['hr@50 novel'].max():.4f} on novel ones.")
+    for ds, part in by_targets.groupby("dataset", sort=False):
+        if ds not in set(rep["dataset"]):
+            continue
+        rows = {r["targets"]: r for r in part.to_dict("records")}
+        text = [f"{g} targets: AttRec {r['AttRec HR@50']:.4f} vs {label(r['best baseline'], r['best baseline'])} "
+                f"{r['baseline HR@50']:.4f} (Δ {r['ΔHR@50']:+.4f}, p = {r['p (HR@50)']:.2g}): {r['answer']}"
+                for g, r in rows.items()]
+        out.append(f"RQ1 on {ds} — " + "; ".join(text) + ".")
+    for v in verdicts:
+        out.append(f"**{v['claim']}** {v['outcome'].capitalize()}: {v['evidence']}.")
+    for r in taus.to_dict("records"):
+        out.append(f"Kendall's tau between the model orders ({r['comparison']}) on {r['dataset']}: "
+                   f"{r['kendall tau']:.2f} over {r['models']} models.")
+    return " ".join(out) if out else "No data set of this profile has runs for this notebook."
+
+
+def same_seeds(df: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``df`` on the data sets of ``like`` with the seeds ``like`` has there (a
+    deterministic model's one run is kept: its seed is the tuning's), for a like comparison."""
+    keep = like.groupby("dataset")["seed"].unique().to_dict()
+    return df[[ds in keep and s in keep[ds] for ds, s in zip(df["dataset"], df["seed"])]]
+
+
+def _rq1_all(df: pd.DataFrame, users: pd.DataFrame) -> pd.DataFrame:
+    return rq1(df, users, _baselines(df), "all") if not df.empty else pd.DataFrame()
+
+
+def _labelled(df: pd.DataFrame) -> pd.DataFrame:
+    return df.assign(model=df["model"].map(lambda m: study.MODEL_LABELS.get(m, m)))
+
+
+QUESTIONS = ("Does RQ1's answer depend on repeat targets?",
+             "Does RQ1's answer depend on the split (leave-last-out or one global timeline)?")
+
+
+def views(prof) -> dict:
+    """Everything notebook 10 shows, from the cache (runs missing from it are computed): the repeat
+    share, the per-model breakdown, RQ1 by targets, the reruns under the first-occurrence and
+    global-timeline splits with RQ1 under Table 2's protocol on the same seeds, the model orders
+    with Kendall's tau, and the two verdict rows."""
+    out = {"share": repeat_share(prof.table2_datasets), "per_model": breakdown_of(prof)}
+    rq1_specs = study.rq1_specs(prof)
+    rq1_df, rq1_users = rq1_runs(rq1_specs)
+    out["rq1_breakdown"] = breakdown_table(breakdown(rq1_users), "RQ1") if len(rq1_users) else pd.DataFrame()
+    out["by_targets"] = by_targets = rq1_by_targets(rq1_df, rq1_users)
+    runs = {"first occurrence": rq1_runs(split_specs.no_repeat_specs(prof)),
+            "global timeline": rq1_runs(split_specs.timeline_specs(prof))}
+    out["runs"] = {name: df for name, (df, _) in runs.items()}
+    out["reference"] = {name: same_seeds(rq1_df, df) for name, (df, _) in runs.items()}
+    out["rq1"] = {name: (_rq1_all(same_seeds(rq1_df, df), rq1_users), _rq1_all(df, users))
+                  for name, (df, users) in runs.items()}
+    with_repeats = set(out["share"].loc[out["share"]["test_repeat"] > 0, "dataset"])
+    every = by_targets[by_targets["targets"] == "all"] if len(by_targets) else by_targets
+    novel = by_targets[by_targets["targets"] == "novel"] if len(by_targets) else by_targets
+    every = every[every["dataset"].isin(with_repeats)] if len(every) else every
+    ref_nr, nr = out["rq1"]["first occurrence"]
+    ref_tl, tl = out["rq1"]["global timeline"]
+    out["verdicts"] = [
+        verdict_from(QUESTIONS[0], compare_answers(every, [(novel, "on novel test targets only")])
+                     + compare_answers(ref_nr, [(nr, "under the first-occurrence split")]), study.MODEL_LABELS),
+        verdict_from(QUESTIONS[1], compare_answers(ref_tl, [(tl, "on the global timeline")]), study.MODEL_LABELS)]
+    orders, taus = [], []
+    for name, (df, _) in runs.items():
+        if df.empty:
+            continue
+        table, tau = ordering(_labelled(same_seeds(rq1_df, df)), _labelled(df), "leave-last-out", name)
+        orders.append((name, table))
+        taus.append(tau.assign(comparison=f"leave-last-out vs {name}"))
+    out["orders"] = orders
+    out["taus"] = (pd.concat(taus, ignore_index=True) if taus
+                   else pd.DataFrame(columns=["dataset", "models", "kendall tau", "p", "comparison"]))
+    return out
+
+
+def verdict_rows(prof) -> list:
+    """The two verdict rows of issue 25 (:data:`QUESTIONS`), for the verdict notebook."""
+    return views(prof)["verdicts"]
