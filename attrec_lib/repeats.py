@@ -379,3 +379,9 @@ def views(prof) -> dict:
 def verdict_rows(prof) -> list:
     """The two verdict rows of issue 25 (:data:`QUESTIONS`), for the verdict notebook."""
     return views(prof)["verdicts"]
+
+
+def readme_paragraph(prof) -> str:
+    """The README's paragraph on repeat targets and the global timeline (notebook 10's findings)."""
+    v = views(prof)
+    return findings(v["share"], v["rq1_breakdown"], v["by_targets"], v["verdicts"], v["taus"], study.MODEL_LABELS)
