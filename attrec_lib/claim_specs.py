@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import study, tuning
+from . import experiments, study, tuning
 from .data.preprocess import USER_SHUFFLED, shuffled_tie_rule
 from .data import is_available
 
@@ -35,23 +35,34 @@ def sparse_datasets(prof) -> tuple:
     return tuple(ds for ds, _ in SPARSE_ABLATIONS if ds in prof.table2_datasets and is_available(ds))
 
 
-def sparse_ablation_specs(prof) -> list:
-    """Table 3 (with / without self-attention) and Table 4 (four aggregations) at each L of
-    :data:`SPARSE_ABLATIONS`, the profile's table seeds; each (L, setting) once (Table 4's mean
-    is Table 3's with self-attention)."""
-    out, seen = [], set()
+def _sparse(prof, settings) -> list:
+    out = []
     for ds, lens in SPARSE_ABLATIONS:
         if ds not in sparse_datasets(prof):
             continue
-        for L in lens:
-            settings = [{"self_attention": flag} for flag in (True, False)]
-            settings += [{"aggregation": agg} for agg in study.AGGREGATIONS if agg != "mean"]
-            for setting in settings:
-                for s in prof.seeds:
-                    spec = study.spec_for(prof, ds, "attrec", s, seq_len=L, **setting)
-                    if spec.key not in seen:
-                        seen.add(spec.key)
-                        out.append(spec)
+        out += [study.spec_for(prof, ds, "attrec", s, seq_len=L, **setting)
+                for L in lens for setting in settings for s in prof.seeds]
+    return out
+
+
+def sparse_table3_specs(prof) -> list:
+    """Table 3 (with / without self-attention) at each L of :data:`SPARSE_ABLATIONS`, the table seeds."""
+    return _sparse(prof, [{"self_attention": flag} for flag in (True, False)])
+
+
+def sparse_table4_specs(prof) -> list:
+    """Table 4 (the four aggregations, with self-attention) at each L of :data:`SPARSE_ABLATIONS`."""
+    return _sparse(prof, [{"aggregation": agg} for agg in study.AGGREGATIONS])
+
+
+def sparse_ablation_specs(prof) -> list:
+    """Both tables' sparse runs, Table 3's first, each run once (Table 4's mean is Table 3's with
+    self-attention)."""
+    seen, out = set(), []
+    for spec in sparse_table3_specs(prof) + sparse_table4_specs(prof):
+        if spec.key not in seen:
+            seen.add(spec.key)
+            out.append(spec)
     return out
 
 
@@ -95,10 +106,30 @@ def figure3_null_spec(prof):
     return dataclasses.replace(first, tie_rule=user_shuffled_rule(first.seed))
 
 
+def gap_split_specs(prof) -> list:
+    """:func:`study.gap_specs` with the stable tie rule: the released protocol (no validation item)
+    without the authors' tie rule, which splits step (b) of the gap decomposition into the
+    held-out validation item and the tie rule."""
+    return [experiments.make_spec(s.dataset, s.model, None, seed=s.seed, protocol="released", tie_rule="stable",
+                                  train=dict(s.train_config), **s.model_config) for s in study.gap_specs(prof)]
+
+
+def cached_groups(specs, by) -> list:
+    """``specs`` less every group (same ``by(spec)``) with a run not in the cache: the verdict reads
+    a new set only once all of its runs are there, and never starts them itself (the background
+    ``grid`` does; until then the set is left out and the evidence does not list it)."""
+    groups: dict = {}
+    for spec in specs:
+        groups.setdefault(by(spec), []).append(spec)
+    return [s for group in groups.values() if all(experiments.load_result(x) is not None for x in group) for s in group]
+
+
 def all_specs(prof) -> list:
-    """Every new run of issue 27, each once: sparse ablations, order-blind reruns, the null model."""
+    """Every new run of issue 27, each once: sparse ablations, order-blind reruns, the null model,
+    the gap split."""
     seen, out = set(), []
-    for spec in [*sparse_ablation_specs(prof), *order_blind_shuffled_specs(prof), figure3_null_spec(prof)]:
+    for spec in [*sparse_ablation_specs(prof), *order_blind_shuffled_specs(prof), figure3_null_spec(prof),
+                 *gap_split_specs(prof)]:
         if spec.key not in seen:
             seen.add(spec.key)
             out.append(spec)

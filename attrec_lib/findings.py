@@ -14,6 +14,7 @@ import pandas as pd
 from . import paper_numbers
 from .data.registry import paper_set
 from .tuning import CHOICE_METRIC
+from .verdict import outcome_kind
 
 # The paper's reading of Figure 3 (Section 5.4), quoted beside ours.
 FIGURE3_PAPER_READING = ("the attention matrix is column distinguishable even they are unintentionally "
@@ -228,16 +229,32 @@ def _split_sources(claims: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return claims[paper], claims[~paper]
 
 
+def _kinds(claims: pd.DataFrame) -> list:
+    return [outcome_kind(o) for o in claims["outcome"]]
+
+
 def verdict(claims: pd.DataFrame) -> str:
-    """Notebook 08: how many of the paper's claims hold (and the answers beyond the paper)."""
+    """Notebook 08: how many of the paper's claims hold, partly hold, fail or cannot be decided
+    (the released-number row, a check of the paper's protocol, is not counted among them; the
+    answers beyond the paper are listed after)."""
     claims, ours = _split_sources(claims)
-    counts = claims["holds?"].value_counts()
+    kinds = _kinds(claims)
+    protocol = claims[[k == "protocol" for k in kinds]]
+    tested = claims[[k != "protocol" for k in kinds]]
+    tested_kinds = [k for k in kinds if k != "protocol"]
+    counts = {k: tested_kinds.count(k) for k in ("holds", "partly", "no", "no evidence", "not tested")
+              if tested_kinds.count(k)}
     listed = ", ".join(f"{n} {k}" for k, n in counts.items())
-    holds = [c for c, h in zip(claims["claim"], claims["holds?"]) if h == "yes"]
-    fails = [c for c, h in zip(claims["claim"], claims["holds?"]) if h == "no"]
-    beyond = "".join(f" Beyond the paper: *{c}*: {h}." for c, h in zip(ours["claim"], ours["holds?"]))
-    return (f"**Findings.** Of the paper's {len(claims)} claims tested here: {listed}. "
-            f"Holding: {', '.join(holds) or 'none'}. Not holding: {', '.join(fails) or 'none'}.{beyond}")
+
+    def which(kind):
+        return ", ".join(c for c, k in zip(tested["claim"], tested_kinds) if k == kind) or "none"
+
+    text = (f"**Findings.** Of the paper's {len(tested)} claims tested here: {listed}. "
+            f"Holding: {which('holds')}. Partly: {which('partly')}. Not holding: {which('no')}. "
+            f"No evidence either way (within seed noise): {which('no evidence')}.")
+    text += "".join(f" *{c}*: {o} (not counted as a claim)." for c, o in zip(protocol["claim"], protocol["outcome"]))
+    text += "".join(f" Beyond the paper: *{c}*: {o}." for c, o in zip(ours["claim"], ours["outcome"]))
+    return text
 
 
 def datasets_conclusion(table: pd.DataFrame) -> str:
@@ -253,14 +270,16 @@ def datasets_conclusion(table: pd.DataFrame) -> str:
 def verdict_conclusion(claims: pd.DataFrame) -> str:
     """Notebook 08's closing paragraph: the claims that do not hold, with the rule that decided
     (the paper's claims counted; a question beyond the paper listed after them)."""
-    paper, ours = _split_sources(claims)
-    failing = claims[claims["holds?"] != "yes"]
-    n_fail = int((paper["holds?"] != "yes").sum())
+    paper, _ = _split_sources(claims)
+    paper = paper[[k != "protocol" for k in _kinds(paper)]]
+    kinds = _kinds(claims)
+    failing = claims[[k not in ("holds", "protocol") for k in kinds]]
+    n_hold = sum(k == "holds" for k in _kinds(paper))
     if failing.empty:
         return f"**Conclusion.** All {len(paper)} claims of the paper tested here hold."
-    return (f"**Conclusion.** {len(paper) - n_fail} of the paper's {len(paper)} claims tested here hold as stated. "
+    return (f"**Conclusion.** {n_hold} of the paper's {len(paper)} claims tested here hold as stated. "
             "The others: " + " ".join(f"*{r['claim']}*{' (beyond the paper)' if r.get('source', 'paper') != 'paper' else ''}"
-                                      f": {r['holds?']} ({r['why']})." for r in failing.to_dict("records")))
+                                      f": {r['outcome']} (rule: {r['rule']})." for r in failing.to_dict("records")))
 
 
 def conclusion(rows) -> str:
@@ -270,7 +289,8 @@ def conclusion(rows) -> str:
     if not rows:
         return "**Conclusion.** No claim of the paper is tested in this profile."
     return "**Conclusion.** " + " ".join(
-        f"*{r['claim']}* - holds: **{r['holds?']}** ({r['why']}). Ours: {r['ours']}." for r in rows)
+        f"*{r['claim']}*: **{r['outcome']}**. Rule: {r['rule']}. Test: {r['test and metric']}. "
+        f"Evidence: {r['evidence']}." for r in rows)
 
 
 def edge_choices(choices: pd.DataFrame, widened: dict | None = None) -> str:

@@ -1,367 +1,785 @@
-"""The study's conclusion: every claim of the paper, the paper's evidence, ours, and whether it holds.
+"""The study's conclusion: every claim of the paper, the test that decides it, and the outcome.
 
-Each ``claim_*`` function reads cached runs (through ``experiments.run_grid``, so nothing is
-recomputed when the other notebooks ran first) and returns one row. The rules that decide
-"holds" are written here, in code, so a reader can check them:
+Two steps, so the rules are pure functions a reader (and a unit test) can check on a frame:
 
-* a difference counts only if it exceeds the seed-to-seed spread (when there are several seeds)
-  or, for AttRec against the best baseline, if the paired Wilcoxon test over users gives p < 0.05;
-* "partly" means the claim holds on some data sets and not on others;
-* every choice (the best omega, L, aggregation, the winner at each d, the strongest baseline)
-  reads the mean validation HR@50 (``valid_hr@50``) only; the test HR@50 (at the
-  validation-selected epoch) is reported beside, and each rule's "why" says which it chose on.
+1. *gather*: each ``_gather_*`` reads cached runs (``experiments.run_grid``: nothing is recomputed
+   when the notebooks ran first) and makes the claim's tests with :mod:`attrec_lib.stats` (the
+   two-level bootstrap over users and seeds), one row per (set, comparison, metric) in a *tests
+   frame* (:data:`TEST_COLUMNS`);
+2. *decide*: Holm-Bonferroni over every deciding test of every claim (the family: ``role ==
+   "decides"``), then each ``rule_*`` turns its claim's rows into ``(outcome, evidence)``.
 
-:func:`paper_gap` decomposes the gap between the paper's ML-100K HR@50 and ours into epoch
-selection and the held-out validation item + tie rule, from computed runs.
+Outcomes (:func:`combine`): per set ``pass`` (the claim's direction, Holm p < 0.05), ``fail`` (the
+opposite direction, Holm p < 0.05) or ``no evidence`` (within seed and user noise); per claim
+``holds`` (every set passes), ``partly (pass: ...; fail: ...; no evidence: ...)`` (some pass),
+``no (...)`` (none passes, some fail) or ``no evidence (within seed noise)``. The released-number
+row says ``reproducible under the paper's protocol`` or not, and is not counted as a claim that holds.
+
+Every choice (the strongest baseline, the best omega, L or model at each d, the best
+sequential and order-blind models) reads mean validation HR@50 over seeds only; the tests read
+test metrics at the validation-selected epoch. The verdict table (:func:`verdicts`) has the
+columns :data:`COLUMNS`; :func:`family` returns every test with its raw and Holm p.
 """
 from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import experiments, models, paper_numbers, study, tables, tuning
+from . import claim_specs, experiments, models, paper_numbers, paths, stats, study, tables, tie_order, tuning
+from .atomic import replace_atomically
+from .data.preprocess import parse_tie_rule
 from .data.registry import paper_set
 
-
-# The paper's ML-100K numbers that the claims quote (from paper_numbers, never typed here).
-def _paper_table2(model: str, metric: str = "hr@50") -> float:
-    return paper_numbers.table2_value("ml-100k", model, metric)
-
-
-def _paper_best_baseline() -> str:
-    """The paper's strongest Table 2 baseline on ML-100K (by HR@50)."""
-    baselines = [m for m in paper_numbers.TABLE2_MODELS if m != "attrec"]
-    return max(baselines, key=_paper_table2)
-
-
-def _attrec_ml100k() -> str:
-    return f"HR@50 {_paper_table2('attrec'):.4f}, MRR {_paper_table2('attrec', 'mrr'):.4f}"
+ALPHA = stats.ALPHA
+CHOICE = tuning.CHOICE_METRIC  # the metric every choice reads (mean over seeds)
+RUNTIME_RATIO = 1.5  # the runtime claim holds where AttRec's epoch costs at most this many Caser epochs
+COLUMNS = ("claim", "rule", "test and metric", "evidence", "raw p", "Holm p", "outcome",
+           "paper says", "paper's number", "source")
+TEST_COLUMNS = ("claim", "set", "a", "b", "metric", "mean a", "mean b", "delta", "ci low", "ci high", "p",
+                "alternative", "role", "seeds a", "seeds b", "users", "note")
+OUTCOME_KINDS = ("holds", "partly", "no", "no evidence", "protocol", "not tested")
+TEST = f"{stats.METHOD} ({stats.N_BOOT} replicates), 95% percentile interval, Holm-Bonferroni over the verdict's tests"
+REPRODUCIBLE = "reproducible under the paper's protocol"
 
 
-def _table5_ml100k() -> tuple:
-    return paper_numbers.TABLE5["ml-100k"]["attrec"], paper_numbers.TABLE5["ml-100k"]["caser"]
+def outcome_kind(outcome: str) -> str:
+    """The kind of an outcome string without its sets: one of :data:`OUTCOME_KINDS`."""
+    text = str(outcome)
+    for kind in ("no evidence", "not tested", "partly", "holds"):
+        if text.startswith(kind):
+            return kind
+    if REPRODUCIBLE in text:
+        return "protocol"
+    if text.startswith("no"):
+        return "no"
+    raise ValueError(f"unknown verdict outcome {outcome!r}")
 
 
-def _row(claim, paper_says, paper_number, ours, holds, why, source="paper"):
-    return {"claim": claim, "paper says": paper_says, "paper's number": paper_number, "ours": ours,
-            "holds?": holds, "why": why, "source": source}
+def _label(model) -> str:
+    return models.LABELS.get(model, model)
 
 
-def _holds(flags) -> str:
-    flags = list(flags)
-    if not flags:
+# --- per-user test metrics of runs, read once -------------------------------------------------
+
+_PER_USER: dict = {}
+
+
+def _users(specs, arm: str, selection: str | None = None) -> pd.DataFrame:
+    """Long per-user frame (``tables.per_user``) of ``specs`` with column ``arm`` = ``arm``."""
+    frames = []
+    for spec in specs:
+        key = (spec.key, selection)
+        if key not in _PER_USER:
+            _PER_USER[key] = tables.per_user([spec], selection)
+        frames.append(_PER_USER[key])
+    out = pd.concat(frames, ignore_index=True)
+    out["arm"] = arm
+    return out
+
+
+_STATS_SOURCE = hashlib.sha256(Path(stats.__file__).read_bytes()).hexdigest()
+
+
+def _cached_compare(ma: np.ndarray, mb: np.ndarray, **kwargs) -> dict:
+    """:func:`stats.compare`, remembered under build/stats-cache/ by the sha256 of its inputs and
+    of stats.py's source (content-addressed: a changed input or method is a new entry, never a
+    stale one), so the notebooks that each show a claim of the family do not redo the bootstrap."""
+    digest = hashlib.sha256(_STATS_SOURCE.encode())
+    for x in (ma, mb):
+        digest.update(repr(x.shape).encode())
+        digest.update(np.ascontiguousarray(x, dtype=np.float64).tobytes())
+    digest.update(json.dumps(kwargs, sort_keys=True).encode())
+    path = paths.BUILD_DIR / "stats-cache" / f"{digest.hexdigest()[:24]}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    result = stats.compare(ma, mb, **kwargs)
+    try:
+        replace_atomically(path, lambda fh: fh.write(json.dumps(result).encode()))
+    except OSError:  # a read-only checkout: no cache, same numbers
+        pass
+    return result
+
+
+def _compare(claim: str, set_label: str, a: str, specs_a, b: str, specs_b, metrics=("hr@50",), role="decides",
+             alternative="two-sided", selection_a=None, selection_b=None, paired_seeds=False, note="") -> list:
+    """Rows of the tests frame: ``a`` against ``b`` (two lists of runs) per metric."""
+    users = pd.concat([_users(specs_a, "a", selection_a), _users(specs_b, "b", selection_b)], ignore_index=True)
+    rows = []
+    for metric in metrics:
+        ma, mb = stats.matrices(users, "a", "b", metric, by="arm")
+        r = _cached_compare(ma, mb, paired_seeds=paired_seeds, alternative=alternative)
+        rows.append({"claim": claim, "set": set_label, "a": a, "b": b, "metric": metric, "mean a": r["mean a"],
+                     "mean b": r["mean b"], "delta": r["delta"], "ci low": r["ci low"], "ci high": r["ci high"],
+                     "p": r["p"], "alternative": alternative, "role": role, "seeds a": r["seeds a"],
+                     "seeds b": r["seeds b"], "users": r["users"], "note": note})
+    return rows
+
+
+def _note_row(claim: str, set_label: str, role: str, note: str, **values) -> dict:
+    """A row that is no test (p NaN): a set not counted, an interval, a timing."""
+    row = {c: np.nan for c in TEST_COLUMNS}
+    row.update({"claim": claim, "set": set_label, "role": role, "note": note, "a": "", "b": "", "metric": "",
+                "alternative": ""})
+    row.update(values)
+    return row
+
+
+def _specs_of(part: pd.DataFrame, by_key: dict) -> list:
+    return [by_key[k] for k in part["key"]]
+
+
+# --- set outcomes and claim outcomes ------------------------------------------------------------
+
+def set_outcome(rows: pd.DataFrame) -> str:
+    """One set's deciding rows (each "a better than b" in its metric): ``pass`` if every row has
+    delta > 0 with Holm p < alpha, ``fail`` if any has delta < 0 with Holm p < alpha, else
+    ``no evidence``."""
+    if rows.empty:
+        return "no evidence"
+    sig = [stats.significant(p) for p in rows["Holm p"]]
+    if any(s and d < 0 for s, d in zip(sig, rows["delta"])):
+        return "fail"
+    if all(s and d > 0 for s, d in zip(sig, rows["delta"])):
+        return "pass"
+    return "no evidence"
+
+
+def combine(outcomes: dict) -> str:
+    """Claim outcome from ``{set: pass | fail | no evidence}`` (see the module docstring)."""
+    if not outcomes:
         return "not tested"
-    return "yes" if all(flags) else ("no" if not any(flags) else "partly")
+    groups = {k: [s for s, o in outcomes.items() if o == k] for k in ("pass", "fail", "no evidence")}
+    unknown = set(outcomes.values()) - set(groups)
+    if unknown:
+        raise ValueError(f"set outcomes must be pass, fail or no evidence, got {sorted(unknown)}")
+    listed = "; ".join(f"{k}: {', '.join(v)}" for k, v in groups.items() if v)
+    if len(groups["pass"]) == len(outcomes):
+        return "holds"
+    if groups["pass"]:
+        return f"partly ({listed})"
+    if groups["fail"]:
+        return f"no ({listed})"
+    return "no evidence (within seed noise)"
 
 
-def _vs_strongest(prof, baselines_of):
-    """RQ1's runs (:func:`study.rq1_specs`: Table 2's, tuned where the profile tunes) and, per data
-    set, AttRec against the strongest of ``baselines_of(models run)`` (chosen on validation;
-    :func:`tables.attrec_vs_best_baseline`)."""
+def _deciding(tests: pd.DataFrame) -> pd.DataFrame:
+    return tests[tests["role"] == "decides"]
+
+
+def _outcomes_by_set(tests: pd.DataFrame) -> dict:
+    dec = _deciding(tests)
+    return {s: set_outcome(dec[dec["set"] == s]) for s in dict.fromkeys(dec["set"])}
+
+
+def _fmt_test(r) -> str:
+    metric = {"hr@50": "HR@50", "mrr": "MRR"}.get(r["metric"], r["metric"])
+    return (f"{_label(r['a'])} {r['mean a']:.4f} vs {_label(r['b'])} {r['mean b']:.4f} {metric}, "
+            f"Δ {r['delta']:+.4f} [{r['ci low']:+.4f}, {r['ci high']:+.4f}]")
+
+
+def _evidence(tests: pd.DataFrame, extra: dict | None = None) -> str:
+    """Per set: each test as "a m vs b m, Δ [interval]" plus ``extra[set]``; sets not counted last."""
+    parts = []
+    for s in dict.fromkeys(tests["set"]):
+        mine = tests[tests["set"] == s]
+        is_test = mine["role"].isin(["decides", "reported"]) & mine["p"].notna()
+        text = "; ".join(_fmt_test(r) + (" (reported, not in the family)" if r["role"] == "reported" else "")
+                         for r in mine[is_test].to_dict("records"))
+        more = (extra or {}).get(s, "")
+        notes = "; ".join(dict.fromkeys(n for n in mine["note"] if isinstance(n, str) and n))
+        parts.append(f"{s}: " + "; ".join(t for t in (text, more, notes) if t))
+    return " | ".join(parts)
+
+
+# --- the rules (pure: a claim's tests frame, with "Holm p", -> outcome and evidence) ----------
+
+def rule_comparison(tests: pd.DataFrame) -> tuple:
+    """RQ1 and the simple baselines: per data set AttRec against every candidate baseline (HR@50
+    and MRR): pass where it is better than all of them in both, fail where one is better in either;
+    a light data set (only Pop and the simple baselines run) cannot pass, only fail."""
+    outcomes = _outcomes_by_set(tests)
+    for s in outcomes:
+        light = tests[(tests["set"] == s) & (tests["role"] == "light")]
+        if len(light) and outcomes[s] == "pass":
+            outcomes[s] = "no evidence"
+    extra, dec = {}, _deciding(tests)
+    for s in outcomes:
+        rows = dec[(dec["set"] == s) & (dec["metric"] == "hr@50")]
+        margins = rows["paper margin"].dropna() if "paper margin" in rows else pd.Series(dtype=float)
+        if len(margins):
+            margin = float(margins.iloc[0])
+            excl = bool((rows["ci high"] < margin).all())
+            extra[s] = (f"the paper's margin over its strongest baseline ({margin:+.4f}) is "
+                        f"{'outside' if excl else 'inside'} the interval of AttRec minus "
+                        f"{'every candidate' if len(rows) > 1 else 'the candidate'}")
+    return combine(outcomes), _evidence(tests, extra)
+
+
+def rule_better(tests: pd.DataFrame) -> tuple:
+    """Claims "a beats b" per set (self-attention, omega, sequential signal, each d): per set
+    :func:`set_outcome` of its deciding rows."""
+    return combine(_outcomes_by_set(tests)), _evidence(tests)
+
+
+def rule_aggregation(tests: pd.DataFrame) -> tuple:
+    """Mean aggregation is best: per set, pass where mean beats at least one other aggregation and
+    none beats mean, fail where one beats mean, else no evidence (all within noise)."""
+    dec = _deciding(tests)
+    outcomes = {}
+    for s in dict.fromkeys(dec["set"]):
+        rows = dec[dec["set"] == s]
+        sig = [stats.significant(p) for p in rows["Holm p"]]
+        if any(g and d < 0 for g, d in zip(sig, rows["delta"])):
+            outcomes[s] = "fail"
+        elif any(g and d > 0 for g, d in zip(sig, rows["delta"])):
+            outcomes[s] = "pass"
+        else:
+            outcomes[s] = "no evidence"
+    return combine(outcomes), _evidence(tests)
+
+
+def rule_seq_len(tests: pd.DataFrame) -> tuple:
+    """The best L grows with density: each deciding row compares, on the denser of two data sets
+    next in density, its best L (a) with the sparser set's best L (b). Pass where a > b and a is
+    better (Holm p < alpha); fail where a < b and a is better (the denser set prefers the shorter
+    L); equal best L or no significant difference: no evidence."""
+    dec = _deciding(tests)
+    outcomes = {}
+    for r in dec.to_dict("records"):
+        la, lb = int(r["L a"]), int(r["L b"])
+        better = stats.significant(r["Holm p"]) and r["delta"] > 0
+        outcomes[r["set"]] = "pass" if better and la > lb else "fail" if better and la < lb else "no evidence"
+    return combine(outcomes), _evidence(tests)
+
+
+def rule_runtime(tests: pd.DataFrame) -> tuple:
+    """One-sided: per data set of the chosen source, pass where AttRec's seconds per epoch are at
+    most :data:`RUNTIME_RATIO` times Caser's, else fail (no p: timings, one per model)."""
+    rows = tests[tests["role"] == "timing"]
+    outcomes = {r["set"]: "pass" if r["mean a"] <= RUNTIME_RATIO * r["mean b"] else "fail"
+                for r in rows.to_dict("records")}
+    evidence = " | ".join(f"{r['set']}: AttRec {r['mean a']:.3f} s, Caser {r['mean b']:.3f} s per epoch "
+                          f"(AttRec/Caser {r['mean a'] / r['mean b']:.2f}) [{r['note']}]" for r in rows.to_dict("records"))
+    return combine(outcomes), evidence
+
+
+def rule_released(tests: pd.DataFrame) -> tuple:
+    """Reproducible under the paper's protocol where the paper's number lies inside the 95%
+    interval of our mean under that protocol (released settings, test-selected epoch), for both
+    HR@50 and MRR."""
+    rows = tests[tests["role"] == "interval"]
+    if rows.empty:
+        return "not tested", "ML-100K not in this profile"
+    inside = {r["metric"]: bool(r["ci low"] <= r["paper"] <= r["ci high"]) for r in rows.to_dict("records")}
+    outside = [m for m, ok in inside.items() if not ok]
+    outcome = REPRODUCIBLE if not outside else f"not {REPRODUCIBLE} (outside the interval: {', '.join(outside)})"
+    evidence = "; ".join(f"{r['set']} {r['metric']}: ours {r['mean a']:.4f} [{r['ci low']:.4f}, {r['ci high']:.4f}], "
+                         f"paper {r['paper']:.4f}" for r in rows.to_dict("records"))
+    notes = [n for n in tests[tests["role"] == "gap"]["note"] if isinstance(n, str)]
+    return outcome, evidence + ("; gap to the paper from our headline: " + "; ".join(notes) if notes else "")
+
+
+# --- the claims ----------------------------------------------------------------------------------
+
+def _baselines_within_noise(part: pd.DataFrame, baselines) -> tuple:
+    """(candidates, strongest, noise): the baselines whose mean validation HR@50 is within noise
+    of the strongest's. Noise: the larger seed sd of validation HR@50 of the two models; a model
+    with one run (the deterministic simple baselines) takes the median seed sd of the data set's
+    models with several seeds."""
+    choice_col = tuning.choice_column(part, "the strongest baseline")
+    g = part[part["model"].isin(baselines)].groupby("model", sort=False)[choice_col]
+    means, sds = g.mean(), g.std(ddof=1)
+    if means.empty:
+        raise ValueError(f"no baseline among {sorted(set(part['model']))}")
+    typical = float(part.groupby("model")[choice_col].std(ddof=1).dropna().median()) if part.groupby(
+        "model")[choice_col].count().max() > 1 else 0.0
+    strongest = str(means.idxmax())
+
+    def sd(m):
+        v = sds.get(m)
+        return typical if v is None or not np.isfinite(v) else float(v)
+
+    cands = [m for m in means.index if means[strongest] - means[m] <= max(sd(strongest), sd(m))]
+    return [strongest] + [m for m in cands if m != strongest], strongest, max(sd(strongest), 0.0)
+
+
+def _paper_margin(ds: str) -> float:
+    pset = paper_set(ds)
+    a = paper_numbers.table2_value(pset, "attrec", "hr@50")
+    others = [paper_numbers.table2_value(pset, m, "hr@50") for m in paper_numbers.TABLE2_MODELS if m != "attrec"]
+    others = [v for v in others if v is not None]
+    return float(a - max(others)) if a is not None and others else np.nan
+
+
+def _gather_comparison(prof, claim: str, baselines) -> list:
     specs = study.rq1_specs(prof)
     df = experiments.run_grid(specs, progress=False)
-    return df, tables.attrec_vs_best_baseline(df, specs, baselines_of(set(df["model"])))
-
-
-def _versus(r) -> str:
-    return (f"{r['dataset']}: AttRec {r['AttRec HR@50']:.4f} vs {models.LABELS.get(r['best baseline'], r['best baseline'])} "
-            f"{r['baseline HR@50']:.4f} (paired Wilcoxon p={r['p (HR@50)']:.3g})")
-
-
-def claim_beats_baselines(prof) -> dict:
-    df, test = _vs_strongest(prof, lambda run: [m for m in study.PAPER_BASELINES + study.EXTRA_BASELINES if m in run])
-    parts, flags = [], []
-    for r in test.to_dict("records"):
-        better = bool(r["AttRec better (p<0.05)"])
-        if r["dataset"] in prof.light_datasets:
-            # Only Pop and the simple baselines ran here: a loss decides, a win does not.
-            parts.append(_versus(r) + " [learned baselines not run here]")
-            if not better:
-                flags.append(False)
+    by_key = {s.key: s for s in specs}
+    rows = []
+    for ds, part in df.groupby("dataset", sort=False):
+        names = [m for m in baselines if m in set(part["model"])]
+        if "attrec" not in set(part["model"]) or not names:
             continue
-        flags.append(better)
-        parts.append(_versus(r))
-    tuned = experiments.run_grid(study.tuned_specs(prof), progress=False)
-    for ds, part in tuned.groupby("dataset", sort=False):
-        parts.append(f"{ds} with omega tuned on validation (omega={part['cfg.omega'].iloc[0]:g}): "
-                     f"AttRec {part['hr@50'].mean():.4f}")
-    light = (f"; on {', '.join(prof.light_datasets)} only Pop and the simple baselines were run, so there "
-             "only a loss counts") if prof.light_datasets else ""
-    return _row("RQ1: AttRec beats every baseline on every data set (Table 2)",
-                "best on all 12 data sets by a wide margin",
-                f"ML-100K HR@50 {_paper_table2('attrec'):.4f} vs {_paper_table2(_paper_best_baseline()):.4f} "
-                f"({models.LABELS[_paper_best_baseline()]})", "; ".join(parts), _holds(flags),
-                "paired Wilcoxon test over users of validation-selected HR@50 against the strongest "
-                "baseline of ours, chosen on mean validation HR@50 over seeds (Pop, SASRec and the simple baselines "
-                f"ItemKNN, EASE, SR and SKNN included); {_tuned_note(prof)}; the omega-tuned "
-                f"AttRec is listed for reference{light}")
+        cands, _, _ = _baselines_within_noise(part, names)
+        att = _specs_of(part[part["model"] == "attrec"], by_key)
+        for b in cands:
+            for r in _compare(claim, ds, "attrec", att, b, _specs_of(part[part["model"] == b], by_key),
+                              metrics=("hr@50", "mrr")):
+                r["paper margin"] = _paper_margin(ds)
+                rows.append(r)
+        if ds in prof.light_datasets:
+            rows.append(_note_row(claim, ds, "light", "only Pop and the simple baselines run here: a loss decides, a win does not"))
+    return rows
 
 
-def _tuned_note(prof) -> str:
-    every = f"{prof.tuning.n_trials} trials each, chosen on validation HR@50"
-    if not prof.tuned_models:
-        return f"the learned models at their default settings (AttRec: the paper's), the simple ones tuned ({every})"
-    where = ", ".join(prof.tuned_datasets)
-    return (f"on {where} every model tuned alike ({every}; AttRec included){_borrowed(prof)}, elsewhere the "
-            "learned models at their default settings and the simple ones tuned")
+def _sparse_label(ds: str, L: int, sparse: bool) -> str:
+    return f"{ds} L={L}" if sparse else ds
 
 
-def _borrowed(prof) -> str:
-    """The data sets whose tuned rows take another set's choices (``Profile.tuned_from``), said so."""
-    return "".join(f"; on {ds} every learned model with the setting its tuning chose on {source}"
-                   for ds, source in prof.tuned_from)
+def _ablation_runs(prof, table_specs, sparse_specs):
+    """(run rows, specs) of a Table 3/4 builder plus issue 27's sparse ablations of that table
+    (each (data set, L) once all its runs are cached), each row with column ``set`` (data set,
+    or "data set L=…" for the sparse points)."""
+    specs = list(table_specs(prof))
+    sparse = claim_specs.cached_groups(sparse_specs(prof), lambda s: (s.dataset, s.model_config["seq_len"]))
+    keys = {s.key for s in specs}
+    specs += [s for s in sparse if s.key not in keys]
+    df = experiments.run_grid(specs, progress=False)
+    in_table = {s.key for s in table_specs(prof)}
+    sparse_keys = {s.key for s in sparse} - in_table  # LastFM at L = 2 is the table's own set
+    frames = []
+    for key_set, is_sparse in ((in_table, False), (sparse_keys, True)):
+        part = df[df["key"].isin(key_set)].copy()
+        part["set"] = [_sparse_label(d, int(L), is_sparse) for d, L in zip(part["dataset"], part["cfg.seq_len"])]
+        frames.append(part)
+    return pd.concat(frames, ignore_index=True), {s.key: s for s in specs}
 
 
-def _per_point(prof) -> str:
-    n = len(prof.sweep_seeds)
-    return "one seed per point" if n == 1 else f"mean of {n} seeds per point"
+def _degenerate(spec) -> bool:
+    """With L = 2 and the diagonal masked before the softmax each item attends only to the other
+    one: with and without self-attention are the same model."""
+    return spec.model_config["seq_len"] == 2 and spec.model_config["mask"] == "before_softmax"
 
 
-def claim_beats_simple_baselines(prof) -> dict:
-    """Not a claim of the paper (all its baselines are learned models): does AttRec beat the
-    strongest of the simple non-neural baselines, which reproducibility studies found to match
-    many neural recommenders when tuned?"""
-    _, test = _vs_strongest(prof, lambda run: [m for m in study.SIMPLE_BASELINES if m in run])
-    parts = [_versus(r) + (" - AttRec better" if r["AttRec better (p<0.05)"] else
-                           " - AttRec worse" if r["ΔHR@50"] < 0 and r["p (HR@50)"] < 0.05 else
-                           " - no significant difference") for r in test.to_dict("records")]
-    return _row("AttRec beats the strongest simple baseline (ItemKNN, EASE, SR, SKNN) on every data set",
-                "not compared: the paper's baselines are all learned models", "-", "; ".join(parts),
-                _holds(bool(r["AttRec better (p<0.05)"]) for r in test.to_dict("records")),
-                "per data set the simple baseline with the best validation HR@50 (each tuned on validation, "
-                f"{prof.tuning.n_trials} trials), against AttRec (mean of {len(prof.seeds)} seeds; "
-                f"{'tuned alike on ' + ', '.join(prof.tuned_datasets) + _borrowed(prof) + ', the paper' if prof.tuned_models else 'the paper'}"
-                f"'s settings{' elsewhere' if prof.tuned_models else ''}): paired Wilcoxon test over users of validation-selected HR@50, p < 0.05",
-                source="beyond the paper")
-
-
-CHOICE = tuning.CHOICE_METRIC  # the metric every choice reads (mean over seeds)
-CHOSEN_ON = "chosen on mean validation HR@50; test HR@50 at the validation-selected epoch reported"
-
-
-def _mean_by(df, column):
-    """Per (data set, setting): test HR@50 mean / sd / count and the mean validation HR@50."""
-    tuning.choice_column(df, f"a choice over {column}")
-    g = df.groupby(["dataset", column])
-    return g["hr@50"].agg(["mean", "std", "count"]).join(g[CHOICE].mean().rename("valid_mean")).reset_index()
-
-
-def _best_on_valid(part):
-    """The row of ``part`` (one data set's settings) with the highest mean validation HR@50."""
-    return part.loc[part["valid_mean"].idxmax()]
-
-
-def claim_self_attention(prof) -> dict:
-    df = experiments.run_grid(study.table3_specs(prof), progress=False)
-    m = _mean_by(df, "cfg.self_attention")
-    parts, flags = [], []
-    degenerate = []
-    for ds, part in m.groupby("dataset", sort=False):
-        w = part[part["cfg.self_attention"]].iloc[0]
-        wo = part[~part["cfg.self_attention"]].iloc[0]
-        spread = np.nanmax([w["std"], wo["std"], 0.0])
-        diff = w["mean"] - wo["mean"]
-        parts.append(f"{ds}: {w['mean']:.4f} vs {wo['mean']:.4f} (Δ {diff:+.4f}, seed sd {spread:.4f})")
-        cfg = study.spec_for(prof, ds, "attrec").model_config
-        if cfg["seq_len"] == 2 and cfg["mask"] == "before_softmax":
-            degenerate.append(ds)  # not a test of attention at all (see below)
+def _gather_self_attention(prof, claim: str) -> list:
+    df, by_key = _ablation_runs(prof, study.table3_specs, claim_specs.sparse_table3_specs)
+    rows = []
+    for s, part in df.groupby("set", sort=False):
+        w, wo = part[part["cfg.self_attention"]], part[~part["cfg.self_attention"]]
+        if w.empty or wo.empty:
             continue
-        flags.append(bool(diff > spread))
-    why = ("holds where the gain in test HR@50 (validation-selected epochs) exceeds the seed-to-seed sd; "
-           "two fixed settings compared, nothing chosen")
-    if degenerate:
-        why += (f"; not counted: {', '.join(degenerate)}, where L = 2 (the paper's setting for sparse sets) and the "
-                "diagonal is masked before the softmax, so each item attends only to the other one and "
-                "the attention output's mean IS the mean of the two embeddings: with and without "
-                "self-attention are the same model. The paper's sparse-set gains (Garden, Digital Music) "
-                "cannot come from the model its text describes; the released code (softmax, then the "
-                "diagonal zeroed without renormalising) would make them differ")
-    return _row("RQ2: self-attention helps (Table 3)", "with > without on 4 data sets",
-                "ML-100K {:.4f} vs {:.4f}".format(*paper_numbers.TABLE3["ml-100k"]), "; ".join(parts), _holds(flags),
-                why)
+        if _degenerate(by_key[w["key"].iloc[0]]):
+            rows.append(_note_row(claim, s, "degenerate", "not counted: L = 2 with the diagonal masked, so with and "
+                                  "without self-attention are the same model"))
+            continue
+        rows += _compare(claim, s, "with self-attention", _specs_of(w, by_key), "without", _specs_of(wo, by_key))
+    return rows
 
 
-def claim_mean_aggregation(prof) -> dict:
-    df = experiments.run_grid(study.table4_specs(prof), progress=False)
-    m = _mean_by(df, "cfg.aggregation")
-    parts, flags = [], []
-    for ds, part in m.groupby("dataset", sort=False):
-        best = _best_on_valid(part)
-        mean_row = part[part["cfg.aggregation"] == "mean"].iloc[0]
-        spread = np.nanmax([best["std"], mean_row["std"], 0.0])
-        flags.append(bool(best["mean"] - mean_row["mean"] <= spread))
-        parts.append(f"{ds}: best {best['cfg.aggregation']} {best['mean']:.4f}, mean {mean_row['mean']:.4f}")
-    return _row("RQ2: mean aggregation is best (Table 4)", "mean is best or near-best, esp. on sparse data",
-                "ML-100K " + ", ".join(f"{agg} {v:.4f}" for agg, v in sorted(
-                    paper_numbers.TABLE4["ml-100k"].items(), key=lambda kv: -kv[1])), "; ".join(parts), _holds(flags),
-                "holds where mean's test HR@50 is within one seed sd of the best aggregation's; the best "
-                f"aggregation is {CHOSEN_ON}")
+def _gather_aggregation(prof, claim: str) -> list:
+    df, by_key = _ablation_runs(prof, study.table4_specs, claim_specs.sparse_table4_specs)
+    rows = []
+    for s, part in df.groupby("set", sort=False):
+        mean = part[part["cfg.aggregation"] == "mean"]
+        if mean.empty:
+            continue
+        for agg in study.AGGREGATIONS:
+            other = part[part["cfg.aggregation"] == agg]
+            if agg != "mean" and len(other):
+                rows += _compare(claim, s, "mean", _specs_of(mean, by_key), agg, _specs_of(other, by_key))
+    return rows
 
 
-def claim_omega(prof) -> dict:
-    df = experiments.run_grid(study.omega_specs(prof), progress=False)
-    m = _mean_by(df, "cfg.omega")
-    parts, flags = [], []
-    low, high = paper_numbers.FIGURE4A_BEST_OMEGA
-    for ds, part in m.groupby("dataset", sort=False):
-        best = float(_best_on_valid(part)["cfg.omega"])
-        flags.append(low <= best <= high)
-        zero, one = part[part["cfg.omega"] == 0.0]["mean"], part[part["cfg.omega"] == 1.0]["mean"]
-        extra = f", ω=0 {zero.iloc[0]:.4f} vs ω=1 {one.iloc[0]:.4f}" if len(zero) and len(one) else ""
-        parts.append(f"{ds}: best ω={best:g}{extra}")
-    return _row(f"RQ2: ω between {low:g} and {high:g} is best; short-term alone beats long-term alone (Figure 4a)",
-                f"best ω {low:g}-{high:g}", "figure only (no printed values)", "; ".join(parts), _holds(flags),
-                f"swept ω over {list(prof.omegas)} ({_per_point(prof)}); best ω {CHOSEN_ON}")
+def _best_setting(part: pd.DataFrame, column: str):
+    """The setting of ``column`` with the highest mean validation HR@50 (ties: the first)."""
+    means = part.groupby(column, sort=False)[CHOICE].mean()
+    return means.idxmax()
 
 
-def claim_seq_len(prof) -> dict:
-    df = experiments.run_grid(study.seq_len_specs(prof), progress=False)
-    m = _mean_by(df, "cfg.seq_len")
-    best = {ds: int(_best_on_valid(part)["cfg.seq_len"]) for ds, part in m.groupby("dataset", sort=False)}
-    density = {ds: experiments.load_split(ds, "stable", True) for ds in best}
-    per_user = {ds: sum(len(t) for t in s.train) / s.n_users for ds, s in density.items()}
-    order = sorted(best, key=per_user.get)
-    flags = [best[a] < best[b] for a, b in zip(order, order[1:])]  # strictly larger L on denser data
-    ours = "; ".join(f"{ds} ({per_user[ds]:.0f} train items/user): best L={best[ds]}" for ds in order)
-    return _row("RQ2: the best L grows with density (Figure 4b)", "larger L on MovieLens, small L on sparse sets",
-                "figure only (no printed values)", ours, _holds(flags) if flags else "not tested",
-                "holds if the best L is strictly larger on the data set with more items per user; with "
-                f"{_per_point(prof)} and flat curves this is weak evidence either way, and LastFM (85 items "
-                f"per user) is not sparse in the paper's sense (Amazon sets: about 15); best L {CHOSEN_ON}")
+def _gather_omega(prof, claim: str) -> list:
+    specs = study.omega_specs(prof)
+    df = experiments.run_grid(specs, progress=False)
+    by_key = {s.key: s for s in specs}
+    rows = []
+    for ds, part in df.groupby("dataset", sort=False):
+        zero, one = part[part["cfg.omega"] == 0.0], part[part["cfg.omega"] == 1.0]
+        if zero.empty or one.empty:
+            continue
+        rows += _compare(claim, ds, "ω=0 (short-term only)", _specs_of(zero, by_key), "ω=1 (long-term only)",
+                         _specs_of(one, by_key))
+        rows.append(_note_row(claim, ds, "info", f"best ω on validation {_best_setting(part, 'cfg.omega'):g}"))
+    return rows
 
 
-def claim_dims(prof) -> dict:
-    df = experiments.run_grid(study.dim_specs(prof), progress=False)
+def _gather_seq_len(prof, claim: str) -> list:
+    specs = study.seq_len_specs(prof)
+    df = experiments.run_grid(specs, progress=False)
+    by_key = {s.key: s for s in specs}
+    density = {}
+    for ds in dict.fromkeys(df["dataset"]):
+        split = experiments.load_split(ds, "stable", True)
+        density[ds] = sum(len(t) for t in split.train) / split.n_users
+    order = sorted(density, key=density.get)
+    best = {ds: int(_best_setting(df[df["dataset"] == ds], "cfg.seq_len")) for ds in order}
+    rows = []
+    for sparse, dense in zip(order, order[1:]):
+        part = df[df["dataset"] == dense]
+        label = f"{sparse} ({density[sparse]:.0f}/user, best L={best[sparse]}) -> {dense} ({density[dense]:.0f}/user, best L={best[dense]})"
+        la, lb = best[dense], best[sparse]
+        if la == lb or part[part["cfg.seq_len"] == lb].empty:
+            rows.append({**_note_row(claim, label, "decides", "same best L on both: no test"), "L a": la, "L b": lb,
+                         "delta": 0.0})
+            continue
+        for r in _compare(claim, label, f"L={la}", _specs_of(part[part["cfg.seq_len"] == la], by_key), f"L={lb}",
+                          _specs_of(part[part["cfg.seq_len"] == lb], by_key), note=f"on {dense}"):
+            rows.append({**r, "L a": la, "L b": lb})
+    return rows
+
+
+def _gather_dims(prof, claim: str) -> list:
+    specs = study.dim_specs(prof)
+    df = experiments.run_grid(specs, progress=False)
     df = df[df["model"] != "pop"]
-    tuning.choice_column(df, "the winner at each d")
-    m = df.groupby(["dataset", "cfg.d", "model"])[["hr@50", CHOICE]].mean().reset_index()
-    parts, flags = [], []
-    for (ds, d), part in m.groupby(["dataset", "cfg.d"], sort=False):
-        winner = part.loc[part[CHOICE].idxmax(), "model"]
-        flags.append(winner == "attrec")
-        parts.append(f"{ds} d={d}: best {winner}")
-    return _row("RQ2: AttRec beats all baselines at every d (Figure 5)", "best at every d on ML-100K and Garden",
-                "figure only (no printed values)", "; ".join(parts), _holds(flags),
-                f"models {[m for m in prof.dim_models if m in set(df['model'])]} at d in {list(prof.dims)} ({_per_point(prof)}); "
-                "the winner at each d is the model "
-                "with the highest mean validation HR@50")
+    by_key = {s.key: s for s in specs}
+    rows = []
+    for (ds, d), part in df.groupby(["dataset", "cfg.d"], sort=False):
+        others = part[part["model"] != "attrec"]
+        if others.empty or "attrec" not in set(part["model"]):
+            continue
+        best = others.groupby("model", sort=False)[CHOICE].mean().idxmax()
+        rows += _compare(claim, f"{ds} d={int(d)}", "attrec", _specs_of(part[part["model"] == "attrec"], by_key), best,
+                         _specs_of(part[part["model"] == best], by_key))
+    return rows
 
 
-def claim_runtime(prof) -> dict:
-    df = experiments.run_grid(study.runtime_specs(prof), progress=False)
-    rt = tables.runtime_table(df)
-    parts, flags = [], []
-    for r in rt.to_dict("records"):
-        a, c = r["attrec s/epoch (ours)"], r["caser s/epoch (ours)"]
-        ratio = c / a if a else float("nan")
-        flags.append(bool(np.isfinite(ratio) and 1 / 1.5 <= ratio <= 1.5))
-        parts.append(f"{r['dataset']}: AttRec {a:.2f} s, Caser {c:.2f} s per epoch")
-    return _row("AttRec costs about what Caser costs per epoch (Table 5)",
-                "{:.3f} vs {:.3f} s on ML-100K (GPU)".format(*_table5_ml100k()),
-                "ML-100K {:.3f} / {:.3f}".format(*_table5_ml100k()), "; ".join(parts), _holds(flags),
-                "holds where the ratio is within 1.5x; timings on a shared CPU are noisy")
+def runtime_source(bench_dir=None) -> tuple:
+    """(name, {data set: (AttRec s/epoch, Caser s/epoch)}) from the quietest timing source: a GPU
+    bench file (bench/*.json with cuda rows of both models) where present, else the CPU bench
+    file with the lowest load before it ran; the ``paper`` preset, not compiled. (None, {}) when
+    no bench file times both."""
+    folder = paths.BENCH_DIR if bench_dir is None else bench_dir
+    found = []
+    for path in sorted(folder.glob("*.json")):
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"bench file {path} is not readable JSON: {exc}") from exc
+        rows = [r for r in data.get("rows", []) if r.get("preset") == "paper" and not r.get("compiled")
+                and r.get("model") in ("attrec", "caser") and r.get("threads") in (None, 1)]
+        times = {}
+        for r in rows:
+            times.setdefault(r["dataset"], {})[r["model"]] = float(r["epoch_s"])
+        pairs = {ds: (t["attrec"], t["caser"]) for ds, t in times.items() if {"attrec", "caser"} <= set(t)}
+        if not pairs:
+            continue
+        gpu = any(str(r.get("device", "")).startswith("cuda") for r in rows)
+        load = data.get("load_before")
+        load = float(load[0] if isinstance(load, (list, tuple)) else load) if load is not None else np.inf
+        found.append((0 if gpu else 1, load, path.name, pairs, rows[0].get("device", "")))
+    if not found:
+        return None, {}
+    _, _, name, pairs, device = min(found, key=lambda f: (f[0], f[1], f[2]))
+    return f"bench/{name} ({device})", pairs
 
 
-def gap_decomposition(paper_value: float, head: pd.DataFrame, released_protocol: pd.DataFrame) -> pd.DataFrame:
-    """Split the gap between the paper's HR@50 and our headline into steps, each a difference of
-    means over seeds of computed runs:
+def _gather_runtime(prof, claim: str) -> list:
+    source, pairs = runtime_source()
+    if not pairs:  # no bench file: the cached runs' own timings (a shared CPU: noisy)
+        df = experiments.run_grid(study.runtime_specs(prof), progress=False)
+        rt = tables.runtime_table(df)
+        source = "cached runs (shared CPU, noisiest)"
+        pairs = {r["dataset"]: (r["attrec s/epoch (ours)"], r["caser s/epoch (ours)"]) for r in rt.to_dict("records")}
+    return [_note_row(claim, ds, "timing", source, **{"a": "attrec", "b": "caser", "mean a": a, "mean b": c})
+            for ds, (a, c) in pairs.items()]
 
-    (a) epoch selection: the headline runs (validation protocol) at their best *test* epoch
-        instead of their best validation epoch;
-    (b) held-out validation item + tie rule: the same model and training settings under the
-        released protocol (no validation item, so the test input has one more item and training
-        one more target; the authors' tie rule), test-selected;
-    (c) what remains to the paper's number.
+
+def _gather_sequential(prof, claim: str) -> list:
+    df, specs = tie_order.runs(prof)
+    extra_shuffled = claim_specs.cached_groups(claim_specs.order_blind_shuffled_specs(prof), lambda s: s.dataset)
+    extra_stable = [s for s in claim_specs.order_blind_stable_specs(prof) if s.dataset in {x.dataset for x in extra_shuffled}]
+    extra = experiments.run_grid(extra_stable + extra_shuffled, progress=False)
+    if extra.empty:
+        extra = pd.DataFrame(columns=list(df.columns))
+    extra["rule"] = [parse_tie_rule(r)[0] for r in extra["tie_rule"]]
+    tuned = {s.key for s in extra_stable + extra_shuffled if s.model == "bprmf"}
+    extra["model"] = [("bprmf (tuned)" if k in tuned else m) for k, m in zip(extra["key"], extra["model"])]
+    both = pd.concat([df, extra], ignore_index=True)
+    by_key = {s.key: s for s in [*specs, *extra_stable, *extra_shuffled]}
+    blind = set(claim_specs.ORDER_BLIND) | {"bprmf (tuned)"}
+    rows = []
+    for (ds, rule), part in both.groupby(["dataset", "rule"], sort=False):
+        seq, ref = part[~part["model"].isin(blind)], part[part["model"].isin(blind)]
+        if seq.empty or ref.empty:
+            continue
+        a = seq.groupby("model", sort=False)[CHOICE].mean().idxmax()
+        b = ref.groupby("model", sort=False)[CHOICE].mean().idxmax()
+        rows += _compare(claim, f"{ds}, {rule} ties", a, _specs_of(part[part["model"] == a], by_key), b,
+                         _specs_of(part[part["model"] == b], by_key),
+                         role="decides" if rule == "shuffled" else "reported",
+                         note=f"order-blind candidates: {', '.join(sorted(set(ref['model'])))}")
+    return rows
+
+
+def gap_decomposition(paper_value: float, head_valid, head_test, released, released_stable=None) -> pd.DataFrame:
+    """The gap between the paper's HR@50 and our headline, in steps, each a difference of means
+    with its 95% interval (:func:`stats.compare`; (seeds x users) arrays of per-user HR@50):
+
+    (a) epoch selection: the headline runs at their best *test* epoch instead of their best
+        validation epoch (the same runs: seeds paired);
+    (b) held-out validation item (+ tie rule): the same settings under the released protocol
+        (no validation item), test-selected; with ``released_stable`` (the released protocol
+        with stable ties) split into (b1) the validation item and (b2) the authors' tie rule;
+    (c) what remains to the paper's number (interval: the paper's number minus that of our mean).
     """
-    for name, df, col in (("head", head, "hr@50"), ("head", head, "test_sel_hr@50"),
-                          ("released_protocol", released_protocol, "test_sel_hr@50")):
-        if df.empty or col not in df.columns:
-            raise ValueError(f"gap_decomposition: {name} runs lack {col}")
-    if set(released_protocol["protocol"]) != {"released"} or set(head["protocol"]) != {"valid"}:
-        raise ValueError("gap_decomposition: head runs must use the valid protocol, the others the released one")
-    ours = head["hr@50"].mean()
-    at_test_epoch = head["test_sel_hr@50"].mean()
-    released = released_protocol["test_sel_hr@50"].mean()
-    rows = [("ours (validation-selected epoch)", ours, float("nan")),
-            ("(a) epoch selection: same runs at their best test epoch", at_test_epoch, at_test_epoch - ours),
-            ("(b) held-out validation item + tie rule: released protocol, test-selected", released,
-             released - at_test_epoch),
-            ("(c) remainder to the paper", paper_value, paper_value - released)]
-    return pd.DataFrame([{"step": step, "HR@50": value, "change": change, "seeds": n}
-                         for (step, value, change), n in zip(rows, (len(head), len(head), len(released_protocol),
-                                                                    0))])
+    arrays = {"head_valid": head_valid, "head_test": head_test, "released": released}
+    for name, x in arrays.items():
+        if x is None or np.size(x) == 0:
+            raise ValueError(f"gap_decomposition: {name} has no runs")
+    rows = [("ours (validation-selected epoch)", float(np.mean(head_valid)), np.nan, np.nan, np.nan, len(head_valid))]
+
+    def step(name, a, b, paired=False):
+        r = stats.compare(a, b, paired_seeds=paired)
+        rows.append((name, r["mean a"], r["delta"], r["ci low"], r["ci high"], len(a)))
+
+    step("(a) epoch selection: same runs at their best test epoch", head_test, head_valid, paired=True)
+    if released_stable is None:
+        step("(b) held-out validation item + tie rule: released protocol, test-selected", released, head_test)
+    else:
+        step("(b1) held-out validation item: released protocol with stable ties, test-selected", released_stable,
+             head_test)
+        step("(b2) tie rule: the authors' instead of stable", released, released_stable)
+    mean, lo, hi = stats.mean_interval(released)
+    rows.append(("(c) remainder to the paper", paper_value, paper_value - mean, paper_value - hi, paper_value - lo, 0))
+    return pd.DataFrame(rows, columns=["step", "HR@50", "change", "ci low", "ci high", "seeds"])
+
+
+def _matrices(groups, metric="hr@50") -> list:
+    """(seeds x users) arrays of ``metric`` for each (specs, selection) of ``groups``, on the users
+    all of them have, in one column order."""
+    wide = [_users(specs, "x", sel).pivot(index="seed", columns="user", values=metric) for specs, sel in groups]
+    common = wide[0].columns
+    for w in wide[1:]:
+        common = common.intersection(w.columns)
+    return [w[common].to_numpy(float) for w in wide]
+
+
+def _matrix(specs, selection, metric="hr@50"):
+    return _matrices([(specs, selection)], metric)[0]
 
 
 def paper_gap(prof) -> pd.DataFrame:
     """:func:`gap_decomposition` of the paper's ML-100K HR@50 from this profile's runs."""
     if "ml-100k" not in prof.datasets:
         return pd.DataFrame()
-    head = experiments.run_grid([study.spec_for(prof, "ml-100k", "attrec", s) for s in prof.seeds], progress=False)
-    released = experiments.run_grid(study.gap_specs(prof), progress=False)
-    return gap_decomposition(paper_numbers.table2_value("ml-100k", "attrec", "hr@50"), head, released)
+    head = [study.spec_for(prof, "ml-100k", "attrec", s) for s in prof.seeds]
+    released = study.gap_specs(prof)
+    split = claim_specs.gap_split_specs(prof)
+    cached = all(experiments.load_result(s) is not None for s in split)
+    experiments.run_grid(head + released + (split if cached else []), progress=False)
+    groups = [(head, "valid_selected"), (head, "test_selected"), (released, "test_selected")]
+    arrays = _matrices(groups + ([(split, "test_selected")] if cached else []))
+    return gap_decomposition(paper_numbers.table2_value("ml-100k", "attrec", "hr@50"), *arrays[:3],
+                             arrays[3] if cached else None)
 
 
-def claim_released_numbers(prof) -> dict:
+def _gather_released(prof, claim: str) -> list:
     specs = study.released_specs(prof)
     if not specs:
-        return _row("ML-100K numbers of the paper are reproducible", _attrec_ml100k(),
-                    f"{_paper_table2('attrec'):.4f} / {_paper_table2('attrec', 'mrr'):.4f}",
-                    "ML-100K not in this profile", "not tested", "")
-    rel = experiments.run_grid(specs, progress=False)
-    head = experiments.run_grid([study.spec_for(prof, "ml-100k", "attrec", s) for s in prof.seeds], progress=False)
-    code = experiments.run_grid(study.code_settings_specs(prof), progress=False)
-    gap = paper_gap(prof)
-    steps = "; ".join(f"{r['step'].split(':')[0]} {r['change']:+.4f}" for r in gap.to_dict("records")[1:])
-    ours = (f"released preset + protocol, test-selected: HR@50 {rel['test_sel_hr@50'].mean():.4f}, "
-            f"MRR {rel['test_sel_mrr'].mean():.4f}; released preset, validation-selected: HR@50 "
-            f"{code['hr@50'].mean():.4f}, MRR {code['mrr'].mean():.4f}; paper preset, validation-selected: "
-            f"HR@50 {head['hr@50'].mean():.4f}, MRR {head['mrr'].mean():.4f} (seeds {len(rel)} / {len(code)} / {len(head)}); "
-            f"gap to {_paper_table2('attrec'):.4f} from the paper preset: {steps}")
-    close = abs(rel["test_sel_hr@50"].mean() - _paper_table2("attrec")) <= 0.02
-    return _row("AttRec's ML-100K numbers (Table 2)", _attrec_ml100k(),
-                f"{_paper_table2('attrec'):.4f} / {_paper_table2('attrec', 'mrr'):.4f}", ours,
-                "yes" if close else "no",
-                "within 0.02 HR@50 with the authors' settings and test-set selection (this rule reads test "
-                "HR@50 by design: it checks the paper's own protocol); the honest validation-selected number "
-                "is the one to compare baselines with. Gap steps: (a) epoch selection, (b) held-out validation "
-                "item + tie rule, (c) remainder (paper_gap)")
+        return []
+    experiments.run_grid(specs, progress=False)
+    rows = []
+    for metric in ("hr@50", "mrr"):
+        mean, lo, hi = stats.mean_interval(_matrix(specs, "test_selected", metric))
+        rows.append(_note_row(claim, "ml-100k", "interval", "", metric=metric, **{
+            "mean a": mean, "ci low": lo, "ci high": hi, "paper": paper_numbers.table2_value("ml-100k", "attrec", metric),
+            "seeds a": len(specs)}))
+    for r in paper_gap(prof).to_dict("records")[1:]:
+        rows.append(_note_row(claim, "ml-100k", "gap", f"{r['step'].split(':')[0]} {r['change']:+.4f} "
+                              f"[{r['ci low']:+.4f}, {r['ci high']:+.4f}]"))
+    return rows
 
 
-def claim_sequential_signal(prof) -> dict:
-    """Implicit in every Table 2 row: the data carry a sequential signal. Tested with the file's
-    order taken out of tied timestamps (notebook 09; rule in :mod:`attrec_lib.tie_order`)."""
-    from . import tie_order
-    df, specs = tie_order.runs(prof)
-    signal = tie_order.signal_table(df, specs).set_index(["dataset", "rule"])
-    parts, flags = [], []
-    for ds in dict.fromkeys(df["dataset"]):
-        if (ds, "shuffled") not in signal.index:
-            continue
-        r = signal.loc[(ds, "shuffled")]
-        flags.append(bool(r["signal (p<0.05)"]))
-        text = (f"{ds}, shuffled ties: {r['best sequential']} {r['sequential HR@50']:.4f} vs "
-                f"{r['best non-sequential']} {r['non-sequential HR@50']:.4f} (p={r['p (HR@50)']:.3g})")
-        if (ds, "stable") in signal.index:
-            text += f"; gap {r['gap']:+.4f} vs {signal.loc[(ds, 'stable'), 'gap']:+.4f} with stable ties"
-        parts.append(text)
-    paper = []
-    for ds in dict.fromkeys(df["dataset"]):
-        pset = paper_set(ds)
-        a, b = (paper_numbers.table2_value(pset, m, "hr@50") for m in ("attrec", "bprmf"))
-        if a is not None and b is not None:
-            paper.append(f"{pset}: AttRec {a:.4f} vs BPRMF {b:.4f}")
-    return _row("Implicit: the data sets carry a sequential signal beyond the order of tied timestamps",
-                "AttRec, a sequential model, beats BPRMF on every data set of Table 2; ties are not mentioned",
-                "; ".join(paper) or "-", "; ".join(parts), _holds(flags),
-                "each run repeated with every tied block in a random order (tie rule shuffled:<seed>); "
-                "the best sequential and the best non-sequential model (Pop, BPRMF) are chosen on "
-                "validation HR@50, and the data set holds if the first beats the second on the test "
-                "item with a paired Wilcoxon p < 0.05")
+# --- the claims: text, rule and gatherer ---------------------------------------------------------
+
+def _paper2(model: str, metric: str = "hr@50") -> float:
+    return paper_numbers.table2_value("ml-100k", model, metric)
 
 
-CLAIMS = (claim_released_numbers, claim_beats_baselines, claim_beats_simple_baselines, claim_self_attention,
-          claim_mean_aggregation, claim_omega, claim_seq_len, claim_dims, claim_runtime, claim_sequential_signal)
+def _paper_best_baseline() -> str:
+    return max((m for m in paper_numbers.TABLE2_MODELS if m != "attrec"), key=_paper2)
+
+
+def _claims(prof) -> list:
+    """(id, claim text, rule text, test text, paper says, paper's number, source, gather, rule)."""
+    low, high = paper_numbers.FIGURE4A_BEST_OMEGA
+    t5 = (paper_numbers.TABLE5["ml-100k"]["attrec"], paper_numbers.TABLE5["ml-100k"]["caser"])
+    learned_and_simple = [m for m in study.PAPER_BASELINES + study.EXTRA_BASELINES]
+    hr_mrr = f"{TEST}; HR@50 and MRR at the validation-selected epoch"
+    hr = f"{TEST}; HR@50 at the validation-selected epoch"
+    return [
+        ("released", "AttRec's ML-100K numbers (Table 2) are reproducible under the paper's protocol",
+         "the paper's number inside our 95% interval under its protocol (released settings, no validation item, "
+         "the epoch chosen on the test item); not a claim of the paper that can hold: it checks how the paper selected",
+         f"{stats.METHOD}, interval of the mean; HR@50 and MRR at the test-selected epoch",
+         f"HR@50 {_paper2('attrec'):.4f}, MRR {_paper2('attrec', 'mrr'):.4f}",
+         f"{_paper2('attrec'):.4f} / {_paper2('attrec', 'mrr'):.4f}", "paper",
+         _gather_released, rule_released),
+        ("rq1", "RQ1: AttRec beats every baseline on every data set (Table 2)",
+         "per data set AttRec against every baseline whose mean validation HR@50 is within one seed sd of the "
+         "strongest's (tuned rows where the profile tunes); a set passes where AttRec is better than each in HR@50 "
+         "and MRR (Holm p < 0.05), fails where one is better in either, else no evidence; the interval is compared "
+         "with the paper's margin", hr_mrr, "best on all 12 data sets by a wide margin",
+         f"ML-100K HR@50 {_paper2('attrec'):.4f} vs {_paper2(_paper_best_baseline()):.4f} ({_label(_paper_best_baseline())})",
+         "paper", lambda p, c: _gather_comparison(p, c, learned_and_simple), rule_comparison),
+        ("simple", "AttRec beats the strongest simple baseline (ItemKNN, EASE, SR, SKNN) on every data set",
+         "as RQ1, among the simple baselines (each tuned on validation)", hr_mrr,
+         "not compared: the paper's baselines are all learned models", "-", "beyond the paper",
+         lambda p, c: _gather_comparison(p, c, [m for m in study.SIMPLE_BASELINES]), rule_comparison),
+        ("self_attention", "RQ2: self-attention improves AttRec (Table 3)",
+         "per set (data set, and the sparse sets at L = 3 and 5) with against without self-attention; pass: better "
+         "with (Holm p < 0.05); fail: better without; L = 2 with the diagonal masked not counted (the same model)",
+         hr, "with > without on 4 data sets", "ML-100K {:.4f} vs {:.4f}".format(*paper_numbers.TABLE3["ml-100k"]),
+         "paper", _gather_self_attention, rule_better),
+        ("aggregation", "RQ2: mean aggregation is the best aggregation, especially on sparse data (Table 4)",
+         "per set mean against sum, max and min; pass: mean better than at least one and none better than mean "
+         "(Holm p < 0.05); fail: one better than mean; else no evidence", hr,
+         "mean is best or near-best, esp. on sparse data",
+         "ML-100K " + ", ".join(f"{agg} {v:.4f}" for agg, v in sorted(paper_numbers.TABLE4["ml-100k"].items(),
+                                                                     key=lambda kv: -kv[1])),
+         "paper", _gather_aggregation, rule_aggregation),
+        ("omega", "RQ2: short-term alone beats long-term alone (Figure 4a)",
+         f"per data set ω = 0 (short-term only) against ω = 1 (long-term only); pass: ω = 0 better (Holm p < 0.05); "
+         f"the best ω on validation reported beside the paper's {low:g}-{high:g}", hr,
+         f"best ω {low:g}-{high:g}; ω = 0 beats ω = 1", "figure only (no printed values)", "paper",
+         _gather_omega, rule_better),
+        ("seq_len", "RQ2: the best L grows with density (Figure 4b)",
+         "data sets ordered by training items per user; for each neighbouring pair, on the denser set its best L "
+         "(validation) against the sparser set's best L; pass: the denser set's best L is larger and better "
+         "(Holm p < 0.05); fail: it is smaller and better; same best L or no significant difference: no evidence",
+         hr, "larger L on MovieLens, small L on sparse sets", "figure only (no printed values)", "paper",
+         _gather_seq_len, rule_seq_len),
+        ("dims", "RQ2: AttRec beats all baselines at every d (Figure 5)",
+         "at each (data set, d) AttRec against the best other model on validation at that d (Pop left out); pass: "
+         "AttRec better (Holm p < 0.05); fail: the other better", hr, "best at every d on ML-100K and Garden",
+         "figure only (no printed values)", "paper", _gather_dims, rule_better),
+        ("runtime", f"AttRec's training epoch costs at most about what Caser's costs (Table 5)",
+         f"one-sided: per data set AttRec's seconds per epoch at most {RUNTIME_RATIO:g} x Caser's (holds when faster), "
+         "from the quietest timing source (GPU bench where present, else the CPU bench, else cached runs)",
+         "seconds per training epoch, one timing per model (no test)",
+         "{:.3f} vs {:.3f} s on ML-100K (GPU)".format(*t5), "ML-100K {:.3f} / {:.3f}".format(*t5), "paper",
+         _gather_runtime, rule_runtime),
+        ("sequential", "Implicit: the data sets carry a sequential signal beyond the order of tied timestamps",
+         "under shuffled ties the best sequential model against the best order-blind one (Pop, BPRMF default and "
+         "tuned, ItemKNN, EASE), both chosen on validation; pass: sequential better (Holm p < 0.05); stable ties "
+         "reported beside", hr, "AttRec, a sequential model, beats BPRMF on every data set of Table 2; ties are not "
+         "mentioned", "-", "paper", _gather_sequential, rule_better),
+    ]
+
+
+_FAMILY: dict = {}
+
+
+def family(prof) -> pd.DataFrame:
+    """Every test the verdict makes (:data:`TEST_COLUMNS` and "Holm p"), computed once per profile
+    in a process. Holm's adjustment runs over the deciding tests of all claims together."""
+    key = repr(prof)
+    if key not in _FAMILY:
+        rows = [r for cid, *_, gather, _rule in _claims(prof) for r in gather(prof, cid)]
+        tests = pd.DataFrame(rows)
+        for col in TEST_COLUMNS:
+            if col not in tests:
+                tests[col] = np.nan
+        _FAMILY[key] = adjust(tests)
+        _PER_USER.clear()
+    return _FAMILY[key].copy()
+
+
+def clear_cache() -> None:
+    """Forget the per-user metrics and the families computed in this process."""
+    _PER_USER.clear()
+    _FAMILY.clear()
+
+
+def adjust(tests: pd.DataFrame) -> pd.DataFrame:
+    """``tests`` with column "Holm p": Holm-Bonferroni over the rows with role "decides" and a p."""
+    out = tests.copy()
+    out["Holm p"] = np.nan
+    dec = (out["role"] == "decides") & out["p"].notna()
+    out.loc[dec, "Holm p"] = stats.holm(out.loc[dec, "p"].to_numpy(float))
+    return out
+
+
+def _p_text(rows: pd.DataFrame, column: str) -> str:
+    rows = rows[rows["role"] == "decides"].dropna(subset=[column])
+    return "; ".join(f"{r['set']} ({_label(r['b'])}, {'HR@50' if r['metric'] == 'hr@50' else 'MRR'}): {r[column]:.2g}"
+                     for r in rows.to_dict("records")) or "–"
+
+
+def claim_row(tests: pd.DataFrame, claim_id: str, claim: str, rule: str, test: str, paper_says: str,
+              paper_number: str, source: str, decide) -> dict:
+    """One row of the verdict table from the claim's rows of an adjusted tests frame."""
+    mine = tests[tests["claim"] == claim_id]
+    outcome, evidence = decide(mine) if len(mine) else ("not tested", "no runs of this claim in this profile")
+    return {"claim": claim, "rule": rule, "test and metric": test, "evidence": evidence,
+            "raw p": _p_text(mine, "p"), "Holm p": _p_text(mine, "Holm p"), "outcome": outcome,
+            "paper says": paper_says, "paper's number": paper_number, "source": source}
 
 
 def verdicts(prof) -> pd.DataFrame:
-    return pd.DataFrame([claim(prof) for claim in CLAIMS])
+    """The verdict table: one row per claim, columns :data:`COLUMNS`."""
+    tests = family(prof)
+    return pd.DataFrame([claim_row(tests, cid, claim, rule, test, says, number, source, decide)
+                         for cid, claim, rule, test, says, number, source, _gather, decide in _claims(prof)],
+                        columns=list(COLUMNS))
+
+
+def _one(prof, claim_id: str) -> dict:
+    table = verdicts(prof)
+    ids = [c[0] for c in _claims(prof)]
+    return table.iloc[ids.index(claim_id)].to_dict()
+
+
+def claim_released_numbers(prof) -> dict:
+    return _one(prof, "released")
+
+
+def claim_beats_baselines(prof) -> dict:
+    return _one(prof, "rq1")
+
+
+def claim_beats_simple_baselines(prof) -> dict:
+    return _one(prof, "simple")
+
+
+def claim_self_attention(prof) -> dict:
+    return _one(prof, "self_attention")
+
+
+def claim_mean_aggregation(prof) -> dict:
+    return _one(prof, "aggregation")
+
+
+def claim_omega(prof) -> dict:
+    return _one(prof, "omega")
+
+
+def claim_seq_len(prof) -> dict:
+    return _one(prof, "seq_len")
+
+
+def claim_dims(prof) -> dict:
+    return _one(prof, "dims")
+
+
+def claim_runtime(prof) -> dict:
+    return _one(prof, "runtime")
+
+
+def claim_sequential_signal(prof) -> dict:
+    return _one(prof, "sequential")

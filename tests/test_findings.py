@@ -69,24 +69,39 @@ def test_attention_quotes_the_paper_and_names_the_most_attended_position():
     assert "holds for 1 of the 1 users" in findings.attention_conclusion({"u": np.tile([0.1, 0.3, 0.6], (3, 1))})
 
 
-def test_verdict_counts_the_claims():
-    claims = pd.DataFrame({"claim": ["A", "B", "C"], "holds?": ["yes", "no", "partly"], "why": ["r1", "r2", "r3"],
-                           "ours": ["x", "y", "z"]})
+def _claims(outcomes, sources=None):
+    n = len(outcomes)
+    return pd.DataFrame({"claim": list("ABCDEFG"[:n]), "outcome": outcomes, "rule": [f"r{i}" for i in range(n)],
+                         "test and metric": "t", "evidence": "e",
+                         "source": sources or ["paper"] * n})
+
+
+def test_verdict_counts_the_claims_by_outcome_kind():
+    claims = _claims(["holds", "no (fail: x)", "partly (pass: x; fail: y)", "no evidence (within seed noise)",
+                      "reproducible under the paper's protocol"])
     text = findings.verdict(claims)
-    assert "Of the paper's 3 claims" in text and "Holding: A." in text and "Not holding: B." in text
+    assert "Of the paper's 4 claims tested here: 1 holds, 1 partly, 1 no, 1 no evidence." in text
+    assert "Holding: A." in text and "Partly: C." in text and "Not holding: B." in text
+    assert "No evidence either way (within seed noise): D." in text
+    assert "*E*: reproducible under the paper's protocol (not counted as a claim)." in text
     conclusion = findings.verdict_conclusion(claims)
-    assert "1 of the paper's 3 claims tested here hold" in conclusion and "*B*: no (r2)" in conclusion
-    assert "*A*" not in conclusion
+    assert "1 of the paper's 4 claims tested here hold" in conclusion and "*B*: no (fail: x) (rule: r1)" in conclusion
+    assert "*A*" not in conclusion and "*E*" not in conclusion
 
 
 def test_a_question_beyond_the_paper_is_not_counted_as_a_paper_claim():
-    claims = pd.DataFrame({"claim": ["A", "B", "S"], "holds?": ["yes", "no", "no"], "why": ["r1", "r2", "r3"],
-                           "ours": ["x", "y", "z"], "source": ["paper", "paper", "beyond the paper"]})
+    claims = _claims(["holds", "no", "no"], ["paper", "paper", "beyond the paper"])
     text = findings.verdict(claims)
-    assert "Of the paper's 2 claims tested here: 1 yes, 1 no" in text and "Not holding: B." in text
-    assert "Beyond the paper: *S*: no." in text
+    assert "Of the paper's 2 claims tested here: 1 holds, 1 no" in text and "Not holding: B." in text
+    assert "Beyond the paper: *C*: no." in text
     conclusion = findings.verdict_conclusion(claims)
-    assert "1 of the paper's 2 claims" in conclusion and "*S* (beyond the paper): no (r3)" in conclusion
+    assert "1 of the paper's 2 claims" in conclusion and "*C* (beyond the paper): no (rule: r2)" in conclusion
+
+
+def test_conclusion_names_rule_test_and_evidence():
+    row = _claims(["partly (pass: x; fail: y)"]).iloc[0].to_dict()
+    text = findings.conclusion([row])
+    assert text == "**Conclusion.** *A*: **partly (pass: x; fail: y)**. Rule: r0. Test: t. Evidence: e."
 
 
 def test_datasets_lists_exact_and_different_counts():

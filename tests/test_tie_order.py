@@ -99,7 +99,7 @@ def make_runs(monkeypatch, hits=HITS):
 
     def per_user(specs, selection=None):
         return pd.concat([pd.DataFrame({"user": range(len(by_key[s.key])), "hr@50": by_key[s.key],
-                                        "mrr": np.array(by_key[s.key]) / 2, "model": s.model})
+                                        "mrr": np.array(by_key[s.key]) / 2, "model": s.model, "seed": s.seed})
                           for s in specs], ignore_index=True)
 
     monkeypatch.setattr(tables, "per_user", per_user)
@@ -141,11 +141,20 @@ def test_findings_are_written_from_the_numbers(monkeypatch):
     assert tie_order.findings(shift.iloc[0:0], signal, df).startswith("No data set")
 
 
-def test_verdict_row_follows_the_rule(monkeypatch):
-    runs = make_runs(monkeypatch)
+def _sequential_outcome(monkeypatch, hits=None):
+    runs = make_runs(monkeypatch, hits) if hits else make_runs(monkeypatch)
     monkeypatch.setattr(tie_order, "runs", lambda prof: runs)
-    row = verdict.claim_sequential_signal(study.profile("tiny"))
-    assert row["holds?"] == "no" and "synthetic-planted, shuffled ties: fpmc" in row["ours"]
+    monkeypatch.setattr(verdict.claim_specs, "order_blind_stable_specs", lambda prof: [])
+    monkeypatch.setattr(verdict.claim_specs, "order_blind_shuffled_specs", lambda prof: [])
+    verdict.clear_cache()
+    tests = verdict.adjust(pd.DataFrame(verdict._gather_sequential(study.profile("tiny"), "sequential")))
+    return verdict.rule_better(tests), tests
+
+
+def test_verdict_row_follows_the_rule(monkeypatch):
+    (outcome, evidence), tests = _sequential_outcome(monkeypatch)
+    assert outcome.startswith("no") and "synthetic-planted, shuffled ties: FPMC" in evidence
+    assert set(tests.loc[tests["role"] == "decides", "set"]) == {"synthetic-planted, shuffled ties"}
     # FPMC keeps a clear lead with shuffled ties: then the data set carries a signal.
-    runs = make_runs(monkeypatch, {**HITS, ("fpmc", "shuffled"): first(12)})
-    assert verdict.claim_sequential_signal(study.profile("tiny"))["holds?"] == "yes"
+    (outcome, _), _ = _sequential_outcome(monkeypatch, {**HITS, ("fpmc", "shuffled"): first(12)})
+    assert outcome == "holds"
