@@ -556,7 +556,7 @@ def gap_decomposition(paper_value: float, head_valid, head_test, released, relea
         step("(b2) tie rule: the authors' instead of stable", released, released_stable)
     mean, lo, hi = stats.mean_interval(released)
     rows.append(("(c) remainder to the paper", paper_value, paper_value - mean, paper_value - hi, paper_value - lo, 0))
-    return pd.DataFrame(rows, columns=["step", "HR@50", "change", "ci low", "ci high", "seeds"])
+    return pd.DataFrame(rows, columns=["step", "HR@50", "change", "CI low", "CI high", "seeds"])
 
 
 def _matrices(groups, metric="hr@50") -> list:
@@ -601,7 +601,7 @@ def _gather_released(prof, claim: str) -> list:
             "seeds a": len(specs)}))
     for r in paper_gap(prof).to_dict("records")[1:]:
         rows.append(_note_row(claim, "ml-100k", "gap", f"{r['step'].split(':')[0]} {r['change']:+.4f} "
-                              f"[{r['ci low']:+.4f}, {r['ci high']:+.4f}]"))
+                              f"[{r['CI low']:+.4f}, {r['CI high']:+.4f}]"))
     return rows
 
 
@@ -783,3 +783,50 @@ def claim_runtime(prof) -> dict:
 
 def claim_sequential_signal(prof) -> dict:
     return _one(prof, "sequential")
+
+
+# --- what the notebooks show beside the verdict rows --------------------------------------------
+
+def sparse_ablation_runs(prof, table: str) -> pd.DataFrame:
+    """The run rows of issue 27's sparse ablations of ``table`` ("table3" or "table4") whose
+    (data set, L) has all its runs cached, with column ``set``."""
+    builders = {"table3": claim_specs.sparse_table3_specs, "table4": claim_specs.sparse_table4_specs}
+    if table not in builders:
+        raise ValueError(f"table must be one of {sorted(builders)}, got {table!r}")
+    specs = claim_specs.cached_groups(builders[table](prof), lambda s: (s.dataset, s.model_config["seq_len"]))
+    if not specs:
+        return pd.DataFrame(columns=["set", "dataset", "hr@50", CHOICE])
+    df = experiments.run_grid(specs, progress=False)
+    df["set"] = [_sparse_label(d, int(L), True) for d, L in zip(df["dataset"], df["cfg.seq_len"])]
+    return df
+
+
+def setting_summary(df: pd.DataFrame, column: str, value_labels: dict | None = None) -> pd.DataFrame:
+    """Per (set, setting): seeds, test HR@50 mean ± sd, mean validation HR@50 (what chooses)."""
+    rows = []
+    for (s, v), part in df.groupby(["set", column], sort=False):
+        rows.append({"set": s, "setting": (value_labels or {}).get(v, v), "seeds": len(part),
+                     "HR@50 (ours)": tables._fmt(part["hr@50"].mean(), part["hr@50"].std(ddof=1), len(part)),
+                     "valid HR@50": part[CHOICE].mean()})
+    return pd.DataFrame(rows, columns=["set", "setting", "seeds", "HR@50 (ours)", "valid HR@50"])
+
+
+def claim_tests(prof, claim_id: str) -> pd.DataFrame:
+    """The tests of one claim (of :func:`family`), readable: set, a, b, metric, means, Δ with its
+    95% interval, raw and Holm p, and whether the test decides (in the Holm family)."""
+    tests = family(prof)
+    mine = tests[(tests["claim"] == claim_id) & tests["p"].notna()]
+    out = pd.DataFrame({"set": mine["set"], "a": mine["a"].map(_label), "b": mine["b"].map(_label),
+                        "metric": mine["metric"].map({"hr@50": "HR@50", "mrr": "MRR"}), "mean a": mine["mean a"],
+                        "mean b": mine["mean b"], "Δ": mine["delta"], "CI low": mine["ci low"],
+                        "CI high": mine["ci high"], "p (raw)": mine["p"], "p (Holm)": mine["Holm p"],
+                        "in the family": mine["role"] == "decides"})
+    return out.reset_index(drop=True)
+
+
+def family_table(prof) -> pd.DataFrame:
+    """Every test of the verdict (:func:`claim_tests` of each claim), with its claim's id."""
+    frames = [claim_tests(prof, cid).assign(claim=cid) for cid, *_ in _claims(prof)]
+    frames = [f for f in frames if len(f)]
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return out[["claim", *[c for c in out.columns if c != "claim"]]] if len(out) else out

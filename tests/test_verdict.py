@@ -271,7 +271,7 @@ def test_gap_decomposition_steps_add_up_to_the_gap_with_intervals():
     assert changes[2] == pytest.approx(released.mean() - head_test.mean())
     assert np.nansum(changes) == pytest.approx(0.5273 - head_valid.mean())
     steps = out.iloc[1:]
-    assert (steps["ci low"] <= steps["change"]).all() and (steps["change"] <= steps["ci high"]).all()
+    assert (steps["CI low"] <= steps["change"]).all() and (steps["change"] <= steps["CI high"]).all()
     split = verdict.gap_decomposition(0.5273, head_valid, head_test, released, released_stable=released * 0 + head_test)
     assert [s.split(":")[0] for s in split["step"]][1:] == ["(a) epoch selection", "(b1) held-out validation item",
                                                            "(b2) tie rule", "(c) remainder to the paper"]
