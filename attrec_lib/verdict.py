@@ -41,7 +41,8 @@ COLUMNS = ("claim", "rule", "test and metric", "evidence", "raw p", "Holm p", "o
            "paper says", "paper's number", "source")
 TEST_COLUMNS = ("claim", "set", "a", "b", "metric", "mean a", "mean b", "delta", "ci low", "ci high", "p",
                 "alternative", "role", "seeds a", "seeds b", "users", "note")
-OUTCOME_KINDS = ("holds", "partly", "no", "no evidence", "protocol", "not tested")
+# "yes": the answer to a yes/no question beyond the paper (repeats.verdict_rows: "yes (on: ...)")
+OUTCOME_KINDS = ("holds", "partly", "no", "no evidence", "protocol", "not tested", "yes")
 TEST = f"{stats.METHOD} ({stats.N_BOOT} replicates), 95% percentile interval, Holm-Bonferroni over the verdict's tests"
 REPRODUCIBLE = "reproducible under the paper's protocol"
 
@@ -49,7 +50,7 @@ REPRODUCIBLE = "reproducible under the paper's protocol"
 def outcome_kind(outcome: str) -> str:
     """The kind of an outcome string without its sets: one of :data:`OUTCOME_KINDS`."""
     text = str(outcome)
-    for kind in ("no evidence", "not tested", "partly", "holds"):
+    for kind in ("no evidence", "not tested", "partly", "holds", "yes"):
         if text.startswith(kind):
             return kind
     if REPRODUCIBLE in text:

@@ -53,10 +53,11 @@ def test_combine_every_outcome():
 def test_outcome_kind():
     kinds = [verdict.outcome_kind(o) for o in ("holds", "partly (pass: x; fail: y)", "no (fail: x)",
                                                 "no evidence (within seed noise)", verdict.REPRODUCIBLE,
-                                                f"not {verdict.REPRODUCIBLE} (outside the interval: MRR)", "not tested")]
-    assert kinds == ["holds", "partly", "no", "no evidence", "protocol", "protocol", "not tested"]
+                                                f"not {verdict.REPRODUCIBLE} (outside the interval: MRR)", "not tested",
+                                                "yes (on: lastfm)")]
+    assert kinds == ["holds", "partly", "no", "no evidence", "protocol", "protocol", "not tested", "yes"]
     with pytest.raises(ValueError, match="unknown verdict outcome"):
-        verdict.outcome_kind("yes")
+        verdict.outcome_kind("maybe")
 
 
 def test_set_outcome_needs_every_row_significant_and_one_opposite_row_fails():
