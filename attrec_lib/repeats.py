@@ -26,7 +26,9 @@ import pandas as pd
 from scipy import stats as scipy_stats
 
 from . import experiments, split_specs, stats, study, tables
-from .data.splits import LEAVE_LAST_OUT, repeated_pairs, target_repeats
+from .data import load_dataset
+from .data.splits import (GLOBAL_TIME_QUANTILE, LEAVE_LAST_OUT, global_time_summary, repeated_pairs,
+                          sequence_timestamps, target_repeats)
 from .evaluate import per_user_metrics
 
 METRICS = ("hr@50", "mrr")
@@ -43,7 +45,6 @@ def _split_of(spec) -> object:
 def repeat_share(datasets, tie_rule: str = "stable") -> pd.DataFrame:
     """Per data set (leave-last-out split, validation item held out): repeated (user, item)
     pairs, and the validation and test targets that repeat an item of the user's history."""
-    from .data import load_dataset
     rows = []
     for ds in datasets:
         split = experiments.load_split(ds, tie_rule, True)
@@ -283,7 +284,7 @@ def _pct(n: int, d: int) -> str:
 
 
 def findings(share: pd.DataFrame, per_model: pd.DataFrame, by_targets: pd.DataFrame, verdicts, taus: pd.DataFrame,
-             labels: dict | None = None) -> str:
+             labels: dict | None = None, timeline: pd.DataFrame | None = None) -> str:
     """The paragraph notebook 10 opens with, written from its tables."""
     label = (labels or {}).get
     out = []
@@ -312,6 +313,11 @@ def findings(share: pd.DataFrame, per_model: pd.DataFrame, by_targets: pd.DataFr
         out.append(f"RQ1 on {ds} — " + "; ".join(text) + ".")
     for v in verdicts:
         out.append(f"**{v['claim']}** {v['outcome'].capitalize()}: {v['evidence']}.")
+    for r in (timeline.to_dict("records") if timeline is not None else []):
+        out.append(f"The global timeline of {r['dataset']} (cut {r['cut (UTC)'][:10]}, {r['after_cut_pct']:.0f} % of "
+                   f"interactions after it) trains {r['trained_users']} of {r['users']} users and evaluates "
+                   f"{r['evaluated_users']}; under leave-last-out the median user's test time has "
+                   f"{r['llo_future_share_median_pct']:.0f} % of the training interactions after it.")
     for r in taus.to_dict("records"):
         out.append(f"Kendall's tau between the model orders ({r['comparison']}) on {r['dataset']}: "
                    f"{r['kendall tau']:.2f} over {r['models']} models.")
@@ -371,9 +377,20 @@ def views(prof) -> dict:
         orders.append((name, table))
         taus.append(tau.assign(comparison=f"leave-last-out vs {name}"))
     out["orders"] = orders
+    out["timeline"] = timeline_who(prof)
     out["taus"] = (pd.concat(taus, ignore_index=True) if taus
                    else pd.DataFrame(columns=["dataset", "models", "kendall tau", "p", "comparison"]))
     return out
+
+
+def timeline_who(prof) -> pd.DataFrame:
+    """Per global-timeline data set of the profile: the cut, who is trained and evaluated
+    (``data.splits.global_time_summary``)."""
+    rows = []
+    for ds in [d for d in split_specs.TIMELINE_DATASETS if d in prof.table2_datasets]:
+        info = global_time_summary(load_dataset(ds), sequence_timestamps(ds), GLOBAL_TIME_QUANTILE)
+        rows.append({"dataset": ds, "cut (UTC)": str(pd.Timestamp(info.pop("cut"), unit="s")), **info})
+    return pd.DataFrame(rows)
 
 
 def verdict_rows(prof) -> list:
@@ -384,4 +401,5 @@ def verdict_rows(prof) -> list:
 def readme_paragraph(prof) -> str:
     """The README's paragraph on repeat targets and the global timeline (notebook 10's findings)."""
     v = views(prof)
-    return findings(v["share"], v["rq1_breakdown"], v["by_targets"], v["verdicts"], v["taus"], study.MODEL_LABELS)
+    return findings(v["share"], v["rq1_breakdown"], v["by_targets"], v["verdicts"], v["taus"], study.MODEL_LABELS,
+                    v["timeline"])
