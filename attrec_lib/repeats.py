@@ -199,7 +199,7 @@ def verdict_row(question: str, rule: str, change: pd.DataFrame, what: str, label
 RULE = (f"RQ1's answer per data set: AttRec against the baseline with the best mean validation HR@50, "
         f"two-level bootstrap over users and seeds of test HR@50, two-sided, p < {ALPHA}: 'AttRec better', "
         "'baseline better' or 'no significant difference'; 'yes' on a data set where the answer {what} differs "
-        "from the answer under Table 2's protocol")
+        "from the answer under Table 2's protocol (same runs or same seeds)")
 
 
 def split_label(split: str) -> str:
@@ -269,12 +269,13 @@ def verdict_from(question: str, comparisons, labels: dict | None = None) -> dict
     """One verdict row over several views (:func:`compare_answers`): "yes (on: ...)" where RQ1's
     answer changes on a data set in any of them, "no" where it changes in none."""
     rows = [verdict_row(question, RULE.format(what=what), change, what, labels) for change, what in comparisons]
+    rule = RULE.format(what=" or ".join(what for _, what in comparisons) if comparisons else "under the other protocol")
     if not rows:
-        return {"claim": question, "rule": RULE.format(what="what changed"), "evidence": "no runs", "outcome": "no evidence",
+        return {"claim": question, "rule": rule, "test and metric": "", "evidence": "no runs", "outcome": "no evidence",
                 "source": "beyond the paper"}
     changed = sorted({ds for change, _ in comparisons for ds in change.loc[change["changes"], "dataset"]})
     outcome = f"yes (on: {', '.join(changed)})" if changed else "no"
-    return {"claim": question, "rule": "; ".join(dict.fromkeys(r["rule"] for r in rows)),
+    return {"claim": question, "rule": rule,
             "test and metric": "two-level bootstrap over users and seeds, test HR@50 (MRR beside)",
             "evidence": "; ".join(r["evidence"] for r in rows), "outcome": outcome, "source": "beyond the paper"}
 

@@ -91,3 +91,20 @@ def test_ordering_ranks_models_under_both_splits_with_kendalls_tau():
     # a model missing under one split is left out of both orders
     _, taus = repeats.ordering(a, swapped.iloc[:3], "x", "y")
     assert taus.loc[0, "models"] == 3
+
+
+def _answers(**by_dataset):
+    return pd.DataFrame([{"dataset": ds, "answer": a, "best baseline": "ease"} for ds, a in by_dataset.items()])
+
+
+def test_verdict_from_says_yes_where_any_view_changes_the_answer():
+    ref = _answers(a=repeats.WORSE, b=repeats.TIED)
+    same = repeats.compare_answers(ref, [(_answers(a=repeats.WORSE, b=repeats.TIED), "on novel targets")])
+    moved = repeats.compare_answers(ref, [(_answers(a=repeats.TIED), "under the first-occurrence split")])
+    assert repeats.verdict_from("q", same)["outcome"] == "no"
+    row = repeats.verdict_from("q", same + moved)
+    assert row["outcome"] == "yes (on: a)"
+    assert "on novel targets or under the first-occurrence split differs" in row["rule"]
+    assert repeats.verdict_from("q", [])["outcome"] == "no evidence"
+    # a view without runs (an empty frame) is left out, not read as "no change"
+    assert repeats.compare_answers(ref, [(pd.DataFrame(), "x")]) == []
