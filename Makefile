@@ -91,16 +91,16 @@ bench-grid: $(SETUP)  ## a profile's grid from an empty cache, serial vs local R
 	$(PY) -m attrec_lib.bench.grid_wall --profile $(GRID_PROFILE) --workers 0 $(or $(WORKERS),2)
 
 goldens: $(SETUP)  ## recompute tests/goldens/ (after bumping RESULTS_VERSION when numbers change)
-	$(PY) -m attrec_lib.goldens
+	$(PY) -m attrec_lib.report.goldens
 
 goldens-platform: $(SETUP)  ## record this machine's exact copy of the goldens (refused beyond float rounding of them)
-	$(PY) -m attrec_lib.goldens --platform
+	$(PY) -m attrec_lib.report.goldens --platform
 
 site: $(SETUP)  ## the study as static HTML in build/site/ (from the committed notebooks)
-	$(PY) -m attrec_lib.site build
+	$(PY) -m attrec_lib.report.site build
 
 site-test: $(SETUP)  ## open every page of build/site/ in headless Chromium and check it (needs chromium, .[site])
-	$(PY) -m attrec_lib.site check
+	$(PY) -m attrec_lib.report.site check
 
 # No `setup` here: the GPU machine has python3 with torch but no network to install from.
 gpu-check:  ## <= 5 min bench on a CUDA card (dry run without CUDA); ML-100K from ATTREC_DATA_MIRROR or ./shared-data

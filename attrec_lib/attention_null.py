@@ -25,7 +25,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import claim_specs, experiments, models, stats, study
+from . import claim_specs, models, stats
+from .runs import store as experiments
+from .study import specs as study
 
 NULL_LABELS = ("trained", "untrained", "trained on shuffled sequences")
 ORDER_FREE = 0.9  # the shuffled model keeps this share of the gain or more: the pattern does not need the order

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import study, tuning
+from .study import specs as study, tuning
 
 ATTREC = "attrec"
 

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import experiments, study, tuning
+from .runs import store as experiments
+from .study import specs as study, tuning
 from .data.preprocess import USER_SHUFFLED, shuffled_tie_rule
 from .data import is_available
 

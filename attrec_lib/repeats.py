@@ -25,11 +25,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from . import experiments, split_specs, stats, study, tables
+from .runs import store as experiments
+from . import split_specs, stats
+from .study import specs as study
+from .analysis import tables
 from .data import load_dataset
-from .data.splits import (GLOBAL_TIME_QUANTILE, LEAVE_LAST_OUT, global_time_summary, repeated_pairs,
-                          sequence_timestamps, target_repeats)
-from .evaluate import per_user_metrics
+from .data.splits import (GLOBAL_TIME_QUANTILE, LEAVE_LAST_OUT, global_time_summary, repeated_pairs, sequence_timestamps, target_repeats)
+from .training.evaluate import per_user_metrics
 
 METRICS = ("hr@50", "mrr")
 GROUPS = ("all", "repeat", "novel")  # which test targets a number is over

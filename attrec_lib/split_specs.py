@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from . import study
+from .study import specs as study
 from .data.splits import FIRST_OCCURRENCE, global_time_split_name
 
 # LastFM is the only data set here with repeated (user, item) pairs (ML-100K, the ML-1M and

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from attrec_lib import attention_null, findings
+from attrec_lib import attention_null
+from attrec_lib.analysis import findings
 
 
 def _maps(n, L, column_weight, rng):

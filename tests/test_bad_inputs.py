@@ -6,12 +6,14 @@ import math
 import pytest
 import torch
 
-from attrec_lib import __main__ as cli
-from attrec_lib import experiments, paths, study
-from attrec_lib.experiments import make_spec
+from attrec_lib.report import cli
+from attrec_lib.runs import store as experiments
+from attrec_lib.settings import paths
+from attrec_lib.study import specs as study
+from attrec_lib.runs.store import make_spec
 from attrec_lib.models.attrec import AttRecConfig
-from attrec_lib.train import TrainConfig
-from attrec_lib.validation import check_types
+from attrec_lib.training.train import TrainConfig
+from attrec_lib.settings.validation import check_types
 
 
 # --- config value types, checked in one place ------------------------------------------------

@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from attrec_lib import experiments, models
+from attrec_lib.runs import store as experiments
+from attrec_lib import models
 from attrec_lib.data.sequences import split_leave_last_out
 from attrec_lib.data.synthetic import planted_sequences
-from attrec_lib.evaluate import evaluate
+from attrec_lib.training.evaluate import evaluate
 from attrec_lib.models.base import Batch
-from attrec_lib.train import TrainConfig, fit
+from attrec_lib.training.train import TrainConfig, fit
 
 BASELINES = ["bprmf", "fmc", "fpmc", "hrm", "prme", "transrec", "caser", "lstm_plus", "pop", "sasrec"]
 SEQUENCE_AWARE = ["fmc", "fpmc", "hrm", "prme", "transrec", "caser", "lstm_plus", "sasrec", "attrec"]

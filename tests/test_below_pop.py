@@ -1,7 +1,8 @@
 """below_pop: which learned models fall below Pop, and what each piece of evidence says."""
 import pandas as pd
 
-from attrec_lib import below_pop, study
+from attrec_lib.analysis import below_pop
+from attrec_lib.study import specs as study
 
 
 def runs(ds, model, values):

@@ -1,7 +1,9 @@
 """The tuning budget curve: the choice at n trials is the selection rule on the first n trials."""
 import pandas as pd
 
-from attrec_lib import budget_curve, experiments, study, tuning
+from attrec_lib import budget_curve
+from attrec_lib.runs import store as experiments
+from attrec_lib.study import specs as study, tuning
 
 
 def _trials(valid, test):

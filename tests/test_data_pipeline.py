@@ -16,10 +16,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from attrec_lib import paths
-from attrec_lib.data import (ChecksumError, EmptyDatasetError, RawFileMissingError, dataset_names,
-                             get_spec, is_available, load_dataset, make_windows, split_leave_last_out,
-                             table1)
+from attrec_lib.settings import paths
+from attrec_lib.data import (ChecksumError, EmptyDatasetError, RawFileMissingError, dataset_names, get_spec, is_available, load_dataset, make_windows, split_leave_last_out, table1)
 from attrec_lib.data import preprocess, registry
 from attrec_lib.data.preprocess import filter_interactions, order_interactions, to_sequences
 from attrec_lib.data.registry import DatasetSpec, RawFile

@@ -7,7 +7,7 @@ from importlib import metadata
 
 import yaml
 
-from attrec_lib import paths
+from attrec_lib.settings import paths
 
 LOCK = paths.REPO_ROOT / "requirements.lock"
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from attrec_lib.data.sequences import Split
-from attrec_lib.evaluate import evaluate, per_user_metrics, pessimistic_ranks, summarize
+from attrec_lib.training.evaluate import evaluate, per_user_metrics, pessimistic_ranks, summarize
 from attrec_lib.models.base import ModelConfig, SequentialRecommender
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from attrec_lib import execution, experiments
+from attrec_lib.engines import ray_engine as execution
+from attrec_lib.runs import store as experiments
 
 PY = sys.executable
 RAY = str(Path(sys.executable).with_name("ray"))

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from attrec_lib import experiments, paths
+from attrec_lib.runs import store as experiments
+from attrec_lib.settings import paths
 
 TINY = dict(d=8, seq_len=3, n_targets=2)
 TRAIN = dict(epochs=2, batch_size=256)

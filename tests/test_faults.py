@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from attrec_lib import __main__ as cli
-from attrec_lib import paths, study
-from attrec_lib.validation import whole_number
+from attrec_lib.report import cli
+from attrec_lib.settings import paths
+from attrec_lib.study import specs as study
+from attrec_lib.settings.validation import whole_number
 
 
 def one_line_error(capsys, *argv) -> str:
@@ -130,7 +131,7 @@ def test_make_flags_reject_other_values_naming_the_variable(word):
 def test_a_full_disk_names_the_file_being_written(tmp_path):
     import errno
 
-    from attrec_lib.atomic import replace_atomically
+    from attrec_lib.settings.atomic import replace_atomically
 
     def full(fh):
         raise OSError(errno.ENOSPC, "No space left on device")

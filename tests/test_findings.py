@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from attrec_lib import findings
+from attrec_lib.analysis import findings
 
 
 def runs(column, values_by_setting, dataset="ml-100k"):
@@ -114,7 +114,7 @@ def test_datasets_lists_exact_and_different_counts():
 
 
 def test_comparison_names_the_paper_set_of_a_stand_in_and_a_light_sets_baselines():
-    from attrec_lib import paper_numbers
+    from attrec_lib.settings import paper_numbers
     df = pd.DataFrame({"dataset": ["ml-1m-first2999"] * 2, "model": ["attrec", "sknn"], "hr@50": [0.52, 0.47]})
     test = pd.DataFrame([{"dataset": "ml-1m-first2999", "best baseline": "sknn", "AttRec HR@50": 0.52,
                           "baseline HR@50": 0.47, "ΔHR@50": 0.05, "p (HR@50)": 0.001, "AttRec better (p<0.05)": True}])

@@ -16,7 +16,8 @@ import warnings
 
 import pytest
 
-from attrec_lib import experiments, goldens
+from attrec_lib.runs import store as experiments
+from attrec_lib.report import goldens
 from attrec_lib.data import is_available
 
 STORED = goldens.read_goldens()

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from attrec_lib import paths
+from attrec_lib.settings import paths
 
 NOTEBOOKS = sorted(paths.NOTEBOOKS_DIR.glob("[0-9][0-9]-*.ipynb"))
 
@@ -47,7 +47,7 @@ def test_every_committed_notebook_was_executed_with_the_published_profile_and_it
     with, and it is the one `make paper` rebuilds by default (and the notebooks' own default)."""
     import json
 
-    from attrec_lib import paper
+    from attrec_lib.report import paper
     for nb in NOTEBOOKS:
         data = json.loads(nb.read_text())
         meta = data["metadata"].get("papermill") or {}

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from attrec_lib import experiments
-from attrec_lib.experiments import make_spec
+from attrec_lib.runs import store as experiments
+from attrec_lib.runs.store import make_spec
 
 
 def cache(spec, seconds_per_epoch, epochs_run):
@@ -59,7 +59,8 @@ def test_fresh_build_plans_every_run(results, monkeypatch):
 
 
 def test_plan_by_part_prints_one_line_per_group(results, capsys):
-    from attrec_lib import paper, study
+    from attrec_lib.report import paper
+    from attrec_lib.study import specs as study
     paper.print_plan("tiny", by_part=True)
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("plan: ")

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from attrec_lib import paper, paths
+from attrec_lib.report import paper
+from attrec_lib.settings import paths
 
 VENV = Path(sys.executable).parent.parent
 
@@ -139,7 +140,7 @@ def sandbox(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "NOTEBOOKS_DIR", tmp_path / "notebooks")
     monkeypatch.setattr(paths, "FIGURES_DIR", tmp_path / "figures")  # the committed figures
     monkeypatch.setattr(paper, "print_plan", lambda profile: None)
-    from attrec_lib import execution
+    from attrec_lib.engines import ray_engine as execution
     monkeypatch.setattr(execution, "fill_profile", lambda *args, **kwargs: 0)  # no runs: papermill is faked
     for var in ("ATTREC_FIGURES_DIR", "PYTHONPATH"):  # _build sets them for the kernel
         monkeypatch.setenv(var, os.environ.get(var, ""))

@@ -3,7 +3,8 @@ per data set, labelled axes, the legend off the data, and Figure 3's masked diag
 import numpy as np
 import pandas as pd
 
-from attrec_lib import plotting, tables
+from attrec_lib.report import plotting
+from attrec_lib.analysis import tables
 
 
 def test_tables_read_well_as_text_and_html():

@@ -4,11 +4,12 @@ metrics of every epoch are known in advance and the selected / stopping epochs a
 import numpy as np
 import pytest
 
-from attrec_lib import models, train
+from attrec_lib import models
+from attrec_lib.training import train
 from attrec_lib.data.sequences import split_leave_last_out
 from attrec_lib.data.synthetic import planted_sequences
-from attrec_lib.evaluate import Evaluation
-from attrec_lib.train import TrainConfig, fit
+from attrec_lib.training.evaluate import Evaluation
+from attrec_lib.training.train import TrainConfig, fit
 
 # Per stage, per epoch (1-based position): HR@50 and MRR. Validation HR@50 peaks at epochs 2 and 4
 # (a tie; MRR prefers 4); test HR@50 peaks at epoch 3; test MRR peaks at epoch 1; the loss is not

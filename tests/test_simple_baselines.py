@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from attrec_lib import experiments, models
+from attrec_lib.runs import store as experiments
+from attrec_lib import models
 from attrec_lib.data.sequences import SequenceDataset, split_leave_last_out
 from attrec_lib.data.synthetic import planted_sequences
 

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from attrec_lib import site
+from attrec_lib.report import site
 
 
 def test_site_has_a_page_per_notebook_and_an_index_linking_them(tmp_path, monkeypatch):

@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from attrec_lib import experiments
+from attrec_lib.runs import store as experiments
 from attrec_lib.data import SequenceDataset, split_leave_last_out
 from attrec_lib.data import splits
 

@@ -11,7 +11,11 @@ import pathlib
 
 import pytest
 
-from attrec_lib import experiments, models, paths, study, tables, tuning
+from attrec_lib.runs import store as experiments
+from attrec_lib import models
+from attrec_lib.settings import paths
+from attrec_lib.study import specs as study, tuning
+from attrec_lib.analysis import tables
 from attrec_lib.data import is_available, load_dataset, registry
 from attrec_lib.data.registry import SYNTHETIC, DatasetSpec, RawFile, RunSettings
 from attrec_lib.data.synthetic import planted_sequences
@@ -243,7 +247,7 @@ def test_narrowing_a_profile_narrows_its_tie_order_sets():
 
 def test_the_full_profiles_figure5_is_drawn_on_the_papers_two_sets_or_their_stand_ins():
     prof = study.profile("full")
-    from attrec_lib import paper_numbers
+    from attrec_lib.settings import paper_numbers
     expected = []
     for paper in paper_numbers.FIGURE5_DATASETS:
         pick = paper if is_available(paper) else registry.ablation_replacement(paper)

@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from attrec_lib import paper_numbers, tables
+from attrec_lib.settings import paper_numbers
+from attrec_lib.analysis import tables
 
 
 def rows(**columns):

@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from attrec_lib import experiments, study, tables, tie_order, verdict
+from attrec_lib.runs import store as experiments
+from attrec_lib.study.specs import specs as study
+from attrec_lib.analysis import tables, tie_order, verdict
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from attrec_lib import experiments, paths
+from attrec_lib.runs import store as experiments
+from attrec_lib.settings import paths
 from attrec_lib.data import load_dataset, preprocess, registry
 from attrec_lib.data.preprocess import order_interactions, parse_tie_rule, shuffled_tie_rule
 from attrec_lib.data.registry import DatasetSpec, RawFile

@@ -6,8 +6,8 @@ import torch
 from attrec_lib import models
 from attrec_lib.data.sequences import split_leave_last_out
 from attrec_lib.data.synthetic import planted_sequences
-from attrec_lib.evaluate import summarize
-from attrec_lib.train import TrainConfig, fit, sample_negatives
+from attrec_lib.training.evaluate import summarize
+from attrec_lib.training.train import TrainConfig, fit, sample_negatives
 
 
 def test_negatives_avoid_the_window_targets():
@@ -102,7 +102,7 @@ def test_invalid_training_values(field, value):
 def test_l2_folded_into_the_optimiser_gives_the_same_updates():
     """lambda * ||T||^2 in the loss and weight_decay = 2 * lambda in Adagrad are the same step."""
     from attrec_lib.models.base import Batch
-    from attrec_lib.train import make_optimizer
+    from attrec_lib.training.train import make_optimizer
 
     cfg = models.make_config("attrec", "released_code", d=8, seq_len=3, n_targets=2, reg_embeddings=0.05,
                              reg_weights=0.1)

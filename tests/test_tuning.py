@@ -2,8 +2,10 @@
 import pandas as pd
 import pytest
 
-from attrec_lib import experiments, models, study, tuning
-from attrec_lib.tuning import Budget, Choice, LogUniform
+from attrec_lib.runs import store as experiments
+from attrec_lib import models
+from attrec_lib.study import specs as study, tuning
+from attrec_lib.study.tuning import Budget, Choice, LogUniform
 
 LEARNED = ["bprmf", "fmc", "fpmc", "hrm", "prme", "transrec", "caser", "lstm_plus", "sasrec"]
 
@@ -118,7 +120,7 @@ def test_table2_uses_the_tuned_simple_baselines(tmp_path, monkeypatch):
 
 
 def test_rq1_compares_attrec_with_the_baseline_best_on_validation(monkeypatch):
-    from attrec_lib import tables
+    from attrec_lib.analysis import tables
     # "ease" has the best test HR@50 but "sr" the best validation HR@50: sr must be chosen.
     df = pd.DataFrame({"dataset": ["d"] * 3, "model": ["attrec", "ease", "sr"], "key": ["a", "e", "s"],
                        "hr@50": [0.5, 0.9, 0.4], "valid_hr@50": [0.5, 0.3, 0.45]})
@@ -193,7 +195,7 @@ def test_the_plan_in_parts_adds_up_to_the_whole(tmp_path, monkeypatch):
 
 
 def test_filling_one_part_runs_its_second_phase_and_nothing_else(tmp_path, monkeypatch):
-    from attrec_lib import execution
+    from attrec_lib.engines import ray_engine as execution
     monkeypatch.setenv("ATTREC_RESULTS_DIR", str(tmp_path))
     prof = study.profile("tiny")
     execution.fill_profile(prof, workers=0, progress=False, parts=["tuning-trials"])

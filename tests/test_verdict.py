@@ -8,7 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from attrec_lib import experiments, paper_numbers, study, verdict
+from attrec_lib.runs import store as experiments
+from attrec_lib.settings import paper_numbers
+from attrec_lib.study import specs as study
+from attrec_lib.analysis import verdict
 
 TINY = study.profile("tiny")
 

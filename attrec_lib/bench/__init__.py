@@ -2,8 +2,7 @@
 
 ``python -m attrec_lib.bench`` runs :func:`core.main`; the public pieces are re-exported here.
 """
-from .core import (CONFIGS, DATASETS, PAPER_TABLE5, TARGETS, add_floors, check_targets, copy_gbps,
-                   format_table, load_bench_split, main, matmul_gflops, measure, run_child)
+from .core import (CONFIGS, DATASETS, PAPER_TABLE5, TARGETS, add_floors, check_targets, copy_gbps, format_table, load_bench_split, main, matmul_gflops, measure, run_child)
 from .flops import bytes_per_window, eval_flops, flops_per_window, table_bytes
 
 __all__ = ["CONFIGS", "DATASETS", "PAPER_TABLE5", "TARGETS", "add_floors", "bytes_per_window", "check_targets",

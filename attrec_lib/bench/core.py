@@ -31,7 +31,7 @@ import subprocess
 import sys
 import time
 
-from .. import paper_numbers
+from ..settings import paper_numbers
 from .flops import bytes_per_window, eval_flops, flops_per_window
 
 PAPER_TABLE5 = {ds: paper_numbers.TABLE5[ds] for ds in ("ml-100k", "ml-1m")}  # the sets benchmarked here
@@ -96,8 +96,8 @@ def measure(dataset: str, model_name: str, preset: str, epochs: int, eval_repeat
     import torch
     from .. import models
     from ..data.sequences import make_windows
-    from ..evaluate import evaluate
-    from ..train import TrainConfig, default_device, device_name, fit
+    from ..training.evaluate import evaluate
+    from ..training.train import TrainConfig, default_device, device_name, fit
 
     dev = torch.device(device) if device else default_device()
     split = split if split is not None else load_bench_split(dataset)

@@ -21,7 +21,7 @@ import torch
 from .. import models
 from ..data.sequences import make_windows
 from ..models.base import Batch
-from ..train import TrainConfig, make_optimizer, sample_negatives
+from ..training.train import TrainConfig, make_optimizer, sample_negatives
 
 
 def lockstep(split, preset: str, epochs: int = 2, batch_size: int = 1000) -> dict:

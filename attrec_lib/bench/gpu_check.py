@@ -62,7 +62,7 @@ def released_code_run(dry_run: bool, device) -> dict:
     from ..data import load_dataset
     from ..data.sequences import split_leave_last_out
     from ..data.synthetic import planted_sequences
-    from ..train import TrainConfig, fit
+    from ..training.train import TrainConfig, fit
     data = planted_sequences(n_users=40, n_items=60, length=20) if dry_run else load_dataset("ml-100k")
     split = split_leave_last_out(data, hold_out_valid=True)
     torch.manual_seed(0)
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
         print(f"gpu-check: missing Python modules {missing}; needed: {list(REQUIRED)}", file=sys.stderr)
         return 2
     import torch
-    from .. import paths
+    from ..settings import paths
     from .core import measure
     dry_run = args.dry_run or not torch.cuda.is_available()
     if not dry_run:

@@ -28,7 +28,8 @@ from pathlib import Path
 
 import psutil
 
-from .. import paths, study
+from ..settings import paths
+from ..study import specs as study
 
 _COMPARED = ("history", "selections", "per_user", "epochs_run")
 

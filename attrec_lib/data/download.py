@@ -20,8 +20,8 @@ import warnings
 import zipfile
 from pathlib import Path
 
-from .. import paths
-from ..atomic import replace_atomically
+from ..settings import paths
+from ..settings.atomic import replace_atomically
 from .registry import DatasetSpec, RawFile, get_spec
 
 

@@ -56,8 +56,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import paths
-from ..atomic import replace_atomically
+from ..settings import paths
+from ..settings.atomic import replace_atomically
 from . import download, parsers
 from .registry import DatasetSpec, get_spec
 from .sequences import SequenceDataset

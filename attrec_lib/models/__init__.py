@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import NamedTuple
 
-from ..validation import check_types
+from ..settings.validation import check_types
 from .attrec import AttRec
 from .base import SequentialRecommender
 from .bprmf import BPRMF

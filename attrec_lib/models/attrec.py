@@ -48,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..tuning import Choice
+from ..study.tuning import Choice
 from .base import Batch, ModelConfig, SequentialRecommender, check_choice, check_range, squared_distances
 
 
@@ -386,7 +386,7 @@ class _AttRecLoss(torch.autograd.Function):
 
 def compile_fast_loss() -> bool:
     """torch.compile the fused loss (``ATTREC_COMPILE``, see train.compile_enabled)."""
-    from ..train import compile_enabled
+    from ..training.train import compile_enabled
     return compile_enabled()
 
 

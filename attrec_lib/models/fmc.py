@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..tuning import LogUniform
+from ..study.tuning import LogUniform
 from .fpmc import FPMC, FPMCConfig
 
 

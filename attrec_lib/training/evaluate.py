@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .data.sequences import Split
+from ..data.sequences import Split
 
 DEFAULT_KS = (10, 50)
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import experiments, study
+from ..runs import store as experiments
+from ..study import specs as study
 
 EVIDENCE = ("Table 2 (default settings)", "tuning trials (one seed each)", "tuned (chosen on validation)",
             "ties shuffled (tie-order study)")

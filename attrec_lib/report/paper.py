@@ -51,9 +51,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import paths
-from .atomic import replace_atomically
-from .data import dataset_names, is_available
+from ..settings import paths
+from ..settings.atomic import replace_atomically
+from ..data import dataset_names, is_available
 
 PUBLISHED_PROFILE = "full"  # the profile the committed notebooks, figures and CSVs were built with
 # The data sets each profile takes when present (the profiles keep only those present).
@@ -66,7 +66,7 @@ def default_notebooks() -> list:
 
 
 def add_arguments(parser) -> None:
-    from .study import PROFILES
+    from ..study.specs import PROFILES
     parser.add_argument("notebooks", nargs="*", type=Path,
                         help="notebooks to execute, in the order given (default: every notebooks/NN-*.ipynb)")
     parser.add_argument("--profile", default=PUBLISHED_PROFILE, choices=PROFILES,
@@ -104,7 +104,7 @@ def absent_datasets(profile: str) -> list:
 
 def checked_profile(name: str):
     """The profile ``name``; one clear error when none of its data sets is available."""
-    from . import study
+    from ..study import specs as study
     prof = study.profile(name)
     if not prof.table2_datasets:
         absent = absent_datasets(name)
@@ -128,7 +128,7 @@ def committed_datasets(figures: Path | None = None) -> list:
 def check_publishable(profile: str, allow_missing: bool = False) -> None:
     """Refuse (ValueError, one line) to publish ``profile`` over the committed files when data sets
     the committed notebooks have are not in it."""
-    from . import study
+    from ..study import specs as study
     have = set(study.profile(profile).table2_datasets)
     lost = [d for d in committed_datasets() if d not in have]
     if lost and not allow_missing:
@@ -139,7 +139,8 @@ def check_publishable(profile: str, allow_missing: bool = False) -> None:
 
 def print_plan(profile: str, by_part: bool = False) -> None:
     """The plan of a profile; ``by_part``: then one line per group of runs (``grid --part``)."""
-    from . import experiments, study
+    from ..runs import store as experiments
+    from ..study import specs as study
     prof = checked_profile(profile)
     absent = absent_datasets(profile)
     if absent:
@@ -361,7 +362,8 @@ def _build(args, notebooks, stage: Path, nb_target: Path, fig_target: Path) -> i
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    from . import execution, study
+    from ..engines import ray_engine as execution
+    from ..study import specs as study
     workers = execution.command_line_workers(args.workers, args.address)
     execution.resolve(workers, args.address)  # a bad value: one clear error before anything runs
     try:
@@ -439,8 +441,8 @@ def _shown(path: Path):
 
 
 def main(argv=None) -> int:
-    """``python -m attrec_lib.paper`` is kept as a synonym of ``python -m attrec_lib paper``."""
-    from .__main__ import main as cli_main
+    """``python -m attrec_lib.report.paper`` is kept as a synonym of ``python -m attrec_lib paper``."""
+    from .cli import main as cli_main
     return cli_main(["paper", *(sys.argv[1:] if argv is None else argv)])
 
 

@@ -2,8 +2,8 @@
 
 Usage::
 
-    python -m attrec_lib.site build [--out build/site]
-    python -m attrec_lib.site check [--out build/site] [--docs]
+    python -m attrec_lib.report.site build [--out build/site]
+    python -m attrec_lib.report.site check [--out build/site] [--docs]
 
 ``build`` renders every committed notebook (as executed by ``make paper``; nothing is run) with
 nbconvert's HTML exporter and a small template (``site_template/attrec``: JupyterLab's look
@@ -30,7 +30,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from . import paths
+from ..settings import paths
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "site_template"
 # Chromium's flags for a headless run with no network besides loopback.
@@ -76,7 +76,7 @@ def _markdown(text: str) -> str:
 def _verdict_table() -> str:
     import pandas as pd
 
-    from . import tables
+    from ..analysis import tables
     path = paths.FIGURES_DIR / "verdict.csv"
     if not path.exists():
         return "<p>No verdict yet: run <code>make paper</code>.</p>"
@@ -232,7 +232,7 @@ def check(root: Path, shots: Path, docs: bool = False) -> list:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m attrec_lib.site", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m attrec_lib.report.site", description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["build", "check"], help="build: write the site; check: open it in Chromium")
     parser.add_argument("--out", type=Path, default=paths.SITE_DIR, help="the site folder (default: build/site)")
     parser.add_argument("--docs", action="store_true",

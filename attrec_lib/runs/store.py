@@ -45,12 +45,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import __version__, models, paper_numbers, paths
-from .atomic import replace_atomically
-from .data.preprocess import check_tie_rule
-from .data.splits import LEAVE_LAST_OUT, check_split, make_split, sequence_timestamps
-from .train import PROTOCOLS, TrainConfig, default_device, device_name, fit, one_thread
-from .validation import check_types
+from .. import __version__, models
+from ..settings import paper_numbers, paths
+from ..settings.atomic import replace_atomically
+from ..data.preprocess import check_tie_rule
+from ..data.splits import LEAVE_LAST_OUT, check_split, make_split, sequence_timestamps
+from ..training.train import PROTOCOLS, TrainConfig, default_device, device_name, fit, one_thread
+from ..settings.validation import check_types
 
 # Layout of a result JSON. 2: results_version, data fingerprint, threads; 3: the per-user arrays
 # stored packed (:func:`pack_ints`). Format 2 files are still read (``python -m attrec_lib compact``
@@ -219,7 +220,7 @@ def make_spec(dataset: str, model: str = "attrec", preset: str | None = "paper",
 
 @functools.lru_cache(maxsize=8)
 def load_split(dataset: str, tie_rule: str, hold_out_valid: bool, split: str = LEAVE_LAST_OUT):
-    from .data import load_dataset
+    from ..data import load_dataset
     data = load_dataset(dataset, tie_rule=tie_rule)
     timestamps = sequence_timestamps(dataset, tie_rule) if split.startswith("global_time") else None
     return make_split(data, split, hold_out_valid=hold_out_valid, timestamps=timestamps)
@@ -567,7 +568,7 @@ def run_grid(specs, device=None, progress: bool = True, log: logging.Logger | No
     ``execution``). With ``progress``, one summary line is printed on stdout, which is what a
     notebook shows: "N runs: M from the cache, K computed"; without it, nothing is written.
     """
-    from . import execution
+    from ..engines import ray_engine as execution
     specs = list(specs)
     workers, address = execution.resolve(workers, address)
     if workers == 0:
@@ -620,7 +621,7 @@ def plan(specs) -> Plan:
     """Count the distinct runs ``specs`` need, how many are cached, and estimate the compute time of
     the rest (:func:`execution.estimate_seconds`: the recorded speed of cached runs of the same
     model on the same data set, else on other data sets scaled by training items)."""
-    from .execution import estimate_seconds
+    from ..engines.ray_engine import estimate_seconds
     unique = list({spec.key: spec for spec in specs}.values())
     missing = [s for s in unique if load_result(s) is None]
     estimates = estimate_seconds(missing, with_basis=True) if missing else []
@@ -665,7 +666,7 @@ def figure3_maps(spec: RunSpec, users=paper_numbers.FIGURE3_USERS) -> dict:
     the given raw user ids, computed on each user's test input (the last L items before the test
     item). On a data set without those users (the tiny profile's synthetic set), the first two
     users."""
-    from .data import load_processed
+    from ..data import load_processed
     model = trained_model(spec)
     split = load_split(spec.dataset, spec.tie_rule, True)
     index = {raw: i for i, raw in enumerate(load_processed(spec.dataset).user_ids)}

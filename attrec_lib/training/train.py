@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .data.sequences import Split, make_windows
+from ..data.sequences import Split, make_windows
 from .evaluate import HistoryIndex, evaluate
-from .models.base import Batch, check_choice, check_range
+from ..models.base import Batch, check_choice, check_range
 
 PROTOCOLS = ("valid", "released")
 SELECT_METRIC = "hr@50"

@@ -15,7 +15,7 @@ refuses to record different numbers under a version that already has a digest (b
 version first). Every number is compared exactly: runs use one thread on the CPU, so the same
 code, library versions and data give the same bits.
 
-    make goldens          # = python -m attrec_lib.goldens
+    make goldens          # = python -m attrec_lib.report.goldens
 """
 from __future__ import annotations
 
@@ -28,8 +28,10 @@ import sys
 
 import torch
 
-from . import experiments, models, paths
-from .atomic import replace_atomically
+from ..runs import store as experiments
+from .. import models
+from ..settings import paths
+from ..settings.atomic import replace_atomically
 
 GOLDEN_EPOCHS = 2
 MAX_BATCHES = 25  # of about 90 batches per ML-100K epoch: keeps the test near 2 minutes on one core
@@ -265,7 +267,7 @@ def regenerate(directory=None, progress: bool = True) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m attrec_lib.goldens", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m attrec_lib.report.goldens", description=__doc__.split("\n\n")[0])
     parser.add_argument("--platform", action="store_true",
                         help="record this machine's exact copy of the current goldens (tests/goldens/platforms/)")
     args = parser.parse_args(argv)

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from . import paths  # noqa: E402
+from ..settings import paths  # noqa: E402
 
 
 def save(fig, name: str) -> list:
@@ -60,7 +60,7 @@ def dataset_title(name) -> str:
     """A panel's title for data set ``name``: the paper's name of the set, or for a stand-in the set
     it stands in for, labelled as such ("ML-1M stand-in (ml-1m-first2999)"); an unregistered name
     as it is."""
-    from .data import registry
+    from ..data import registry
     try:
         spec = registry.get_spec(str(name))
     except ValueError:
@@ -239,8 +239,8 @@ def tuned_vs_default(default: pd.DataFrame, tuned: pd.DataFrame, labels: dict, r
     """Each tuned model's HR@50 at its default settings and tuned on validation (mean and sd over
     seeds of the validation-selected epoch; run_grid rows), one panel per data set, the paper's
     Table 2 number as a tick. ``references``: see :func:`paired_bars`."""
-    from . import paper_numbers
-    from .data.registry import paper_set
+    from ..settings import paper_numbers
+    from ..data.registry import paper_set
     rows = []
     for (ds, model), part in tuned.groupby(["dataset", "model"], sort=False):
         base = default[(default["dataset"] == ds) & (default["model"] == model)]["hr@50"]

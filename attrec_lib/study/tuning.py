@@ -116,8 +116,8 @@ class Budget:
 
 def search_space(model: str) -> dict:
     """The model's ``SEARCH_SPACE`` (empty for a model with nothing to tune), checked."""
-    from . import models
-    from .train import TrainConfig
+    from .. import models
+    from ..training.train import TrainConfig
     space = models.search_space(model)
     model_fields = {f.name for f in dataclasses.fields(models.config_class(model))}
     train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -139,7 +139,7 @@ def search_space(model: str) -> dict:
 def widened(model: str) -> dict:
     """{parameter: (low, high)} of the ranges a model's search space had before they were widened
     because its choice sat on their edge (the model class's ``search_space_widened_from``)."""
-    from . import models
+    from .. import models
     return dict(getattr(models.model_class(model), "search_space_widened_from", {}))
 
 
@@ -218,8 +218,8 @@ def split_setting(setting: dict) -> tuple[dict, dict]:
 def has_default_trial(model: str) -> bool:
     """Whether the model's trial 0 is its default setting: the trained models (the simple
     baselines have no paper setting and no untuned row to lose to)."""
-    from . import models
-    from .models.base import FittedRecommender
+    from .. import models
+    from ..models.base import FittedRecommender
     return not issubclass(models.model_class(model), FittedRecommender)
 
 
@@ -232,7 +232,7 @@ def setting_of(spec, keys) -> dict:
 
 def _trial_spec(prof, dataset: str, model: str, budget: Budget, setting: dict | None, fixed: dict):
     """The run spec of one trial: ``setting`` None is the default (only ``fixed`` set)."""
-    from . import study
+    from . import specs as study
     model_part, train_part = split_setting(setting or {})
     return study.spec_for(prof, dataset, model, budget.seed, train={**budget.train(), **train_part},
                           **{**fixed, **model_part})
@@ -290,7 +290,7 @@ def tune(prof, dataset: str, model: str, budget: Budget, progress: bool = False,
     Returns ``{"spec": chosen RunSpec, "setting": its values, "trials": one row per trial
     (setting, whether it is the default, validation and test metrics), "chosen": row position}``.
     """
-    from .experiments import run_grid
+    from ..runs.store import run_grid
     settings, specs = map(list, zip(*_trials(prof, dataset, model, budget, fixed)))
     df = run_grid(specs, progress=progress).reset_index(drop=True)
     best = choose(df)

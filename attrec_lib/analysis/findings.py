@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import paper_numbers
-from .data.registry import paper_set
-from .tuning import CHOICE_METRIC
+from ..settings import paper_numbers
+from ..data.registry import paper_set
+from ..study.tuning import CHOICE_METRIC
 from .verdict import outcome_kind
 
 # The paper's reading of Figure 3 (Section 5.4), quoted beside ours.

@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import experiments, paper_numbers
-from .data.registry import paper_set
-from .evaluate import per_user_metrics
-from .tuning import CHOICE_METRIC, choice_column
+from ..runs import store as experiments
+from ..settings import paper_numbers
+from ..data.registry import paper_set
+from ..training.evaluate import per_user_metrics
+from ..study.tuning import CHOICE_METRIC, choice_column
 
 METRICS = ("hr@50", "mrr", "hr@10", "ndcg@10")
 

@@ -18,9 +18,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import experiments, paper_numbers, study, tables
-from .data.preprocess import parse_tie_rule
-from .data.registry import paper_set
+from ..runs import store as experiments
+from ..settings import paper_numbers
+from ..study import specs as study
+from . import tables
+from ..data.preprocess import parse_tie_rule
+from ..data.registry import paper_set
 
 RULES = study.TIE_ORDER_RULES
 ALPHA = 0.05  # significance level of the paired tests
@@ -177,8 +180,8 @@ def display_table(shift: pd.DataFrame) -> pd.DataFrame:
 def test_item_popularity(prof) -> pd.DataFrame:
     """:func:`attrec_lib.data.ties.test_item_popularity` for every data set of the profile, under
     the stable rule and the shuffled rule of each seed."""
-    from .data.preprocess import shuffled_tie_rule
-    from .data.ties import test_item_popularity as one
+    from ..data.preprocess import shuffled_tie_rule
+    from ..data.ties import test_item_popularity as one
     rules = ["stable", *(shuffled_tie_rule(s) for s in (prof.seeds if prof.tie_order_seeds is None else prof.tie_order_seeds))]
     frames = [one(ds, rules) for ds in prof.datasets]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -44,7 +44,8 @@ from dataclasses import dataclass
 
 import torch
 
-from . import experiments, paths
+from ..runs import store as experiments
+from ..settings import paths
 
 LOOPBACK = "127.0.0.1"
 # Ray rewrites a loopback node address to the machine's routable one unless this is "0" (the
@@ -459,7 +460,7 @@ def _ray_session(workers, address):
 def _prepare_data(specs):
     """Build each data set's processed cache once here, so that local workers read it instead of
     all building it at once (remote nodes build their own on first use)."""
-    from .data import load_processed
+    from ..data import load_processed
     for dataset, tie_rule in sorted({(s.dataset, s.tie_rule) for s in specs}):
         if dataset != "synthetic-planted":
             load_processed(dataset, tie_rule)
@@ -531,7 +532,7 @@ def fill_profile(prof, workers=None, address=None, device=None, progress: bool =
     phase: the omega-tuned AttRec runs (their sweep is Figure 4's) and each tuned model's chosen
     setting with the table's seeds (after the tuning trials). ``parts``: only these groups of
     :data:`study.PARTS`, and the second-phase runs that follow from them."""
-    from . import study
+    from ..study import specs as study
     specs = study.all_specs(prof, parts=parts)
     run_specs(specs, workers=workers, address=address, device=device, progress=progress)
     # Second phase: what is chosen on the first phase's validation results.

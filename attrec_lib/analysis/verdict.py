@@ -29,10 +29,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import claim_specs, experiments, models, paper_numbers, paths, stats, study, tables, tie_order, tuning
-from .atomic import replace_atomically
-from .data.preprocess import parse_tie_rule
-from .data.registry import paper_set
+from .. import claim_specs, models, stats
+from ..runs import store as experiments
+from ..settings import paper_numbers, paths
+from ..study import specs as study, tuning
+from . import tables, tie_order
+from ..settings.atomic import replace_atomically
+from ..data.preprocess import parse_tie_rule
+from ..data.registry import paper_set
 
 ALPHA = stats.ALPHA
 CHOICE = tuning.CHOICE_METRIC  # the metric every choice reads (mean over seeds)

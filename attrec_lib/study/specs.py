@@ -26,12 +26,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from . import experiments, models, paper_numbers, tuning
-from .data import is_available
-from .data.registry import (PAPER_DATASETS, SYNTHETIC, ablation_replacement, dataset_names, get_spec, paper_set,
-                            run_settings)
-from .experiments import RunSpec, make_spec
-from .validation import whole_number
+from ..runs import store as experiments
+from .. import models
+from ..settings import paper_numbers
+from . import tuning
+from ..data import is_available
+from ..data.registry import (PAPER_DATASETS, SYNTHETIC, ablation_replacement, dataset_names, get_spec, paper_set, run_settings)
+from ..runs.store import RunSpec, make_spec
+from ..settings.validation import whole_number
 
 # Baselines of the paper's Table 2, then ours beyond the paper (Pop, SASRec, and the simple
 # non-neural baselines, tuned on validation), then AttRec.
@@ -596,7 +598,7 @@ def tie_order_specs(prof: Profile, rule: str, cached_only: bool = False) -> list
     """The tie-order comparison's runs under ``rule``: "stable" (Table 2's own runs) or "shuffled"
     (the same runs with each tied block in a random order; the order's seed is the run's seed, so
     the seed-to-seed spread includes the spread over orders)."""
-    from .data.preprocess import shuffled_tie_rule
+    from ..data.preprocess import shuffled_tie_rule
     if rule not in TIE_ORDER_RULES:
         raise ValueError(f"rule must be one of {TIE_ORDER_RULES}, got {rule!r}")
     out = []
