@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from attrec_lib import attention_null
+from attrec_lib.analysis import attention_null
 from attrec_lib.analysis import findings
 
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from attrec_lib.report import cli
-from attrec_lib.runs import store as experiments
+from attrec_lib.runs import compute, store
 from attrec_lib.settings import paths
-from attrec_lib.study import specs as study
-from attrec_lib.runs.store import make_spec
+from attrec_lib.study import all_runs, profiles
+from attrec_lib.runs.runspec import make_spec
 from attrec_lib.models.attrec import AttRecConfig
 from attrec_lib.training.train import TrainConfig
 from attrec_lib.settings.validation import check_types
@@ -52,7 +52,7 @@ def test_right_types_pass_and_int_is_accepted_for_float():
 
 def test_every_study_spec_passes_the_type_checks():
     # make_spec checks every field, so building the specs is the check.
-    assert len(study.all_specs(study.profile("tiny"))) > 0
+    assert len(all_runs.all_specs(profiles.profile("tiny"))) > 0
 
 
 def run_cli(capsys, *argv):
@@ -97,7 +97,7 @@ def test_bad_fresh_since_names_the_variable(monkeypatch, tmp_path, capsys, value
     monkeypatch.setenv("ATTREC_RESULTS_DIR", str(tmp_path))
     monkeypatch.setenv("ATTREC_FRESH_SINCE", value)
     with pytest.raises(paths.SettingError, match="ATTREC_FRESH_SINCE"):
-        experiments.load_result(make_spec("synthetic-planted", "pop"))
+        store.load_result(make_spec("synthetic-planted", "pop"))
     code, err = run_cli(capsys, "run", "--dataset", "synthetic-planted", "--model", "pop")
     assert code == 2 and "ATTREC_FRESH_SINCE='" in err and err.count("\n") == 1
     assert not list(tmp_path.iterdir())  # nothing trained, nothing written
@@ -119,9 +119,9 @@ def test_unwritable_results_folder_is_found_before_training(monkeypatch, tmp_pat
     def no_training(*args, **kwargs):
         raise AssertionError("trained although the result could not be saved")
 
-    monkeypatch.setattr(experiments, "execute", no_training)
+    monkeypatch.setattr(compute, "execute", no_training)
     with pytest.raises(PermissionError, match="results folder .*a-file.*not writable"):
-        experiments.run(make_spec("synthetic-planted", "pop"))
+        compute.run(make_spec("synthetic-planted", "pop"))
 
 
 # --- notebook parameters given as strings (papermill -r / -p) -------------------------------
@@ -129,20 +129,20 @@ def test_unwritable_results_folder_is_found_before_training(monkeypatch, tmp_pat
 @pytest.mark.parametrize("seeds,expected", [("12", (12,)), ("0,1,2", (0, 1, 2)), (3, (3,)), ([0, 1], (0, 1)),
                                             (None, (0,))])
 def test_seeds_parameter(seeds, expected):
-    assert study.profile("tiny", seeds=seeds).seeds == expected
+    assert profiles.profile("tiny", seeds=seeds).seeds == expected
 
 
 @pytest.mark.parametrize("datasets,expected", [
     ("synthetic-planted", ("synthetic-planted",)), ("ml-100k, lastfm", ("ml-100k", "lastfm")),
     (["ml-100k"], ("ml-100k",))])
 def test_datasets_parameter(datasets, expected):
-    assert study.profile("tiny", datasets=datasets).datasets == expected
+    assert profiles.profile("tiny", datasets=datasets).datasets == expected
 
 
 @pytest.mark.parametrize("seeds", ["abc", "1.5", "", True])
 def test_bad_seeds_parameter_names_it(seeds):
     with pytest.raises(ValueError, match="parameter seeds"):
-        study.profile("tiny", seeds=seeds)
+        profiles.profile("tiny", seeds=seeds)
 
 
 # --- damaged cached model weights --------------------------------------------------------------
@@ -150,11 +150,11 @@ def test_bad_seeds_parameter_names_it(seeds):
 def test_damaged_model_weights_are_rebuilt_with_a_warning(monkeypatch, tmp_path):
     monkeypatch.setenv("ATTREC_RESULTS_DIR", str(tmp_path))
     spec = make_spec("synthetic-planted", "attrec", None, train={"epochs": 2, "patience": 0}, d=8)
-    first = experiments.trained_model(spec)
+    first = compute.trained_model(spec)
     (path,) = (tmp_path / "models").glob(f"{spec.key}-e*.pt")
     path.write_bytes(path.read_bytes()[:100])  # truncated
     with pytest.warns(UserWarning, match=f"{path.name}.*damaged.*retraining"):
-        again = experiments.trained_model(spec)
+        again = compute.trained_model(spec)
     for (name, a), (_, b) in zip(first.state_dict().items(), again.state_dict().items()):
         # Retrained to the same weights; this test process uses more than one thread, which leaves
         # float rounding differences (about 1e-7), far below what a different initialisation gives.

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from attrec_lib.runs import store as experiments
+from attrec_lib.runs import compute, runspec
 from attrec_lib import models
 from attrec_lib.data.sequences import split_leave_last_out
 from attrec_lib.data.synthetic import planted_sequences
@@ -264,7 +264,7 @@ def test_smoke_every_registered_model(name):
     # includes a user too short for a full window (left padding) and one with 2 items
     seqs = [rng.integers(0, 30, size=n) for n in [12, 15, 9, 20, 4, 2, 11]]
     split = split_leave_last_out(_dataset(seqs, 30))
-    spec = experiments.make_spec("tiny", name, "paper", seed=0, train={"epochs": 2, "batch_size": 8},
+    spec = runspec.make_spec("tiny", name, "paper", seed=0, train={"epochs": 2, "batch_size": 8},
                                  **_small(name))
     torch.manual_seed(0)
     model = models.build(name, split.n_users, split.n_items, models.make_config(name, None, **spec.model_config))
@@ -285,9 +285,9 @@ def planted_hr10():
     split = split_leave_last_out(planted_sequences(n_users=200, n_items=100, length=30, seed=0))
     out = {}
     for name in models.model_names():
-        spec = experiments.make_spec("planted", name, "paper", seed=0,
+        spec = runspec.make_spec("planted", name, "paper", seed=0,
                                      train={"epochs": 12, "batch_size": 100, "patience": 0}, **_small(name))
-        result = experiments.execute(spec, device="cpu", progress=False, split=split)
+        result = compute.execute(spec, device="cpu", progress=False, split=split)
         out[name] = result["selections"]["valid_selected"]["test_hr@10"]
     return out
 

@@ -2,7 +2,7 @@
 import pandas as pd
 
 from attrec_lib.analysis import below_pop
-from attrec_lib.study import specs as study
+from attrec_lib.study import profiles
 
 
 def runs(ds, model, values):
@@ -45,6 +45,6 @@ def test_no_setting_above_pop_reads_as_not_the_training_and_shuffled_below_reads
 
 
 def test_tiny_profile_evidence_has_the_table_columns():
-    table = below_pop.evidence(study.profile("tiny"))
+    table = below_pop.evidence(profiles.profile("tiny"))
     assert list(table.columns) == list(below_pop.COLUMNS)
     assert isinstance(below_pop.findings(table), str)

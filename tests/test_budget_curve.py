@@ -1,9 +1,9 @@
 """The tuning budget curve: the choice at n trials is the selection rule on the first n trials."""
 import pandas as pd
 
-from attrec_lib import budget_curve
-from attrec_lib.runs import store as experiments
-from attrec_lib.study import specs as study, tuning
+from attrec_lib.analysis import budget_curve
+from attrec_lib.engines import grid
+from attrec_lib.study import profiles, tuning
 
 
 def _trials(valid, test):
@@ -27,11 +27,11 @@ def test_the_choice_at_n_trials_is_the_rule_on_the_first_n():
 
 def test_budget_curves_of_a_profile_follow_its_trials(tmp_path, monkeypatch):
     monkeypatch.setenv("ATTREC_RESULTS_DIR", str(tmp_path))
-    prof = study.profile("tiny")  # bprmf and attrec, the default + 2 draws each
+    prof = profiles.profile("tiny")  # bprmf and attrec, the default + 2 draws each
     def scripted(specs, **kwargs):  # each trial's numbers a fixed function of its key
         return pd.DataFrame({"valid_hr@50": [int(s.key[:4], 16) % 7 / 10 for s in specs],
                              "hr@50": [int(s.key[4:8], 16) % 5 / 10 for s in specs]})
-    monkeypatch.setattr(experiments, "run_grid", scripted)
+    monkeypatch.setattr(grid, "run_grid", scripted)
     curves = budget_curve.budget_curves(prof)
     assert set(curves["model"]) == {"bprmf", "attrec"} and set(curves["trials"]) == {1, 2, 3}
     for model, part in curves.groupby("model"):

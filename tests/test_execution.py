@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from attrec_lib.engines import ray_engine as execution
-from attrec_lib.runs import store as experiments
+from attrec_lib.engines import eta, ray_engine
+from attrec_lib.runs import runspec
 
 PY = sys.executable
 RAY = str(Path(sys.executable).with_name("ray"))
@@ -32,42 +32,42 @@ COMPARED = ("spec", "selections", "history", "per_user", "epochs_run", "stopped_
 def test_resolve_engine_from_arguments_and_environment(monkeypatch):
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.delenv("ATTREC_WORKERS", raising=False)
-    assert execution.resolve() == (0, None)  # run_grid from code: in-process by default
-    assert execution.resolve(workers=3) == (3, None)
+    assert ray_engine.resolve() == (0, None)  # run_grid from code: in-process by default
+    assert ray_engine.resolve(workers=3) == (3, None)
     monkeypatch.setenv("ATTREC_WORKERS", "2")
-    assert execution.resolve() == (2, None)
-    assert execution.resolve(workers=0) == (0, None)
+    assert ray_engine.resolve() == (2, None)
+    assert ray_engine.resolve(workers=0) == (0, None)
     monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")
-    assert execution.resolve() == (2, "127.0.0.1:6379")
+    assert ray_engine.resolve() == (2, "127.0.0.1:6379")
     monkeypatch.delenv("ATTREC_WORKERS")
-    assert execution.resolve() == (None, "127.0.0.1:6379")
-    assert execution.resolve(workers=0) == (0, None)  # an explicit 0 beats the environment
+    assert ray_engine.resolve() == (None, "127.0.0.1:6379")
+    assert ray_engine.resolve(workers=0) == (0, None)  # an explicit 0 beats the environment
     with pytest.raises(ValueError, match="workers=0"):
-        execution.resolve(workers=0, address="127.0.0.1:6379")
+        ray_engine.resolve(workers=0, address="127.0.0.1:6379")
     with pytest.raises(ValueError, match="workers must be >= 0"):
-        execution.resolve(workers=-1)
+        ray_engine.resolve(workers=-1)
     monkeypatch.setenv("ATTREC_WORKERS", "many")
     with pytest.raises(ValueError, match="ATTREC_WORKERS must be an integer, got 'many'"):
-        execution.resolve()
+        ray_engine.resolve()
 
 
 def test_command_line_defaults_to_every_core(monkeypatch):
     for name in ("RAY_ADDRESS", "ATTREC_WORKERS"):
         monkeypatch.delenv(name, raising=False)
-    assert execution.command_line_workers() == execution.available_cores()
-    assert execution.command_line_workers(0) == 0
-    assert execution.command_line_workers(None, "127.0.0.1:1234") is None
+    assert ray_engine.command_line_workers() == ray_engine.available_cores()
+    assert ray_engine.command_line_workers(0) == 0
+    assert ray_engine.command_line_workers(None, "127.0.0.1:1234") is None
 
 
 def test_loopback_addresses():
-    assert execution._is_loopback(None) and execution._is_loopback("127.0.0.1:6379")
-    assert execution._is_loopback("localhost:1") and execution._is_loopback("ray://127.0.0.1:10001")
-    assert not execution._is_loopback("10.0.0.5:6379") and not execution._is_loopback("head.example:6379")
+    assert ray_engine._is_loopback(None) and ray_engine._is_loopback("127.0.0.1:6379")
+    assert ray_engine._is_loopback("localhost:1") and ray_engine._is_loopback("ray://127.0.0.1:10001")
+    assert not ray_engine._is_loopback("10.0.0.5:6379") and not ray_engine._is_loopback("head.example:6379")
 
 
 def _spec(model="attrec", dataset="synthetic-planted", epochs=10):
-    return experiments.make_spec(dataset, model, "paper", train={"epochs": epochs}, d=8, seq_len=3, n_targets=2) \
-        if model == "attrec" else experiments.make_spec(dataset, model, "paper", train={"epochs": epochs}, d=8)
+    return runspec.make_spec(dataset, model, "paper", train={"epochs": epochs}, d=8, seq_len=3, n_targets=2) \
+        if model == "attrec" else runspec.make_spec(dataset, model, "paper", train={"epochs": epochs}, d=8)
 
 
 def test_estimate_uses_runs_of_the_same_model_and_data_set():
@@ -77,7 +77,7 @@ def test_estimate_uses_runs_of_the_same_model_and_data_set():
         {"dataset": "other", "model": "bprmf", "per_epoch": 100.0, "epochs": 5, "total": 500.0},
     ]
     attrec, capped, bprmf = _spec(), _spec(epochs=4), _spec("bprmf")
-    est = execution.estimate_seconds([attrec, capped, bprmf], recorded)
+    est = eta.estimate_seconds([attrec, capped, bprmf], recorded)
     assert est[0] == pytest.approx(3.0 * 7.0)  # median s/epoch x median epochs
     assert est[1] == pytest.approx(3.0 * 4.0)  # never more epochs than the spec allows
     assert est[2] is None  # BPRMF was recorded on another data set only
@@ -88,7 +88,7 @@ def test_estimate_takes_the_epochs_runs_go_under_the_specs_own_epoch_cap():
         {"dataset": "synthetic-planted", "model": "attrec", "per_epoch": 2.0, "epochs": 40, "total": 80.0, "cap": 40},
         {"dataset": "other", "model": "attrec", "per_epoch": 9.0, "epochs": 80, "total": 720.0, "cap": 100},
     ]
-    est = execution.estimate_seconds([_spec(epochs=40), _spec(epochs=100), _spec(epochs=60)], recorded)
+    est = eta.estimate_seconds([_spec(epochs=40), _spec(epochs=100), _spec(epochs=60)], recorded)
     assert est[0] == pytest.approx(2.0 * 40)  # this set's s/epoch, its own cap's epochs
     assert est[1] == pytest.approx(2.0 * 80)  # this set's s/epoch, the epochs runs went under a 100 cap
     assert est[2] == pytest.approx(2.0 * 40)  # no run under a 60 cap: this set's runs, capped at 60
@@ -96,12 +96,12 @@ def test_estimate_takes_the_epochs_runs_go_under_the_specs_own_epoch_cap():
 
 def test_estimate_scales_a_models_runs_on_other_data_sets_by_training_items(monkeypatch):
     sizes = {"small": 1000, "big": 5000, "synthetic-planted": 2000}
-    monkeypatch.setattr(execution, "_train_interactions", lambda ds: sizes.get(ds))
+    monkeypatch.setattr(eta, "_train_interactions", lambda ds: sizes.get(ds))
     recorded = [  # BPRMF: 1 ms per training item on "small", 2 ms on "big"; wall = 1.5 x training time
         {"dataset": "small", "model": "bprmf", "per_epoch": 1.0, "epochs": 10, "total": 15.0},
         {"dataset": "big", "model": "bprmf", "per_epoch": 10.0, "epochs": 20, "total": 300.0},
     ]
-    est = execution.estimate_seconds([_spec("bprmf", epochs=100), _spec("attrec")], recorded, with_basis=True)
+    est = eta.estimate_seconds([_spec("bprmf", epochs=100), _spec("attrec")], recorded, with_basis=True)
     # median of 1 ms and 2 ms per item x 2000 items = 3 s/epoch; median 15 epochs; overhead 1.5
     assert est[0][0] == pytest.approx(3.0 * 15 * 1.5) and est[0][1] == "scaled"
     assert est[1] == (None, None)  # no AttRec run anywhere
@@ -109,13 +109,13 @@ def test_estimate_scales_a_models_runs_on_other_data_sets_by_training_items(monk
 
 def test_eta_counts_parallel_workers_and_corrects_by_measured_time(monkeypatch):
     specs = [_spec(), _spec("bprmf"), _spec(epochs=3)]
-    monkeypatch.setattr(execution, "estimate_seconds", lambda s: [10.0, None, 30.0])
-    bar = execution.GridProgress(specs, workers=2, enabled=False)
+    monkeypatch.setattr(eta, "estimate_seconds", lambda s: [10.0, None, 30.0])
+    bar = eta.GridProgress(specs, workers=2, enabled=False)
     assert bar.eta_seconds() == pytest.approx((10 + 20 + 30) / 2)  # the unknown one counts as the median
     bar.done(specs[0], seconds=20.0)  # took twice its estimate
     assert bar.eta_seconds() == pytest.approx((20 + 30) * 2.0 / 2)
-    monkeypatch.setattr(execution, "estimate_seconds", lambda s: [None, None, None])
-    bar = execution.GridProgress(specs, workers=1, enabled=False)
+    monkeypatch.setattr(eta, "estimate_seconds", lambda s: [None, None, None])
+    bar = eta.GridProgress(specs, workers=1, enabled=False)
     assert bar.eta_seconds() is None
     bar.done(specs[0], seconds=5.0)
     assert bar.eta_seconds() == pytest.approx(10.0)
@@ -140,7 +140,7 @@ def _env(results: Path, ray_tmp: Path, **extra) -> dict:
     return env
 
 
-_session_processes = execution.session_processes
+_session_processes = ray_engine.session_processes
 
 
 def _wait_gone(sid: int, seconds: float = 60.0) -> list[int]:
@@ -230,10 +230,11 @@ def test_tiny_profile_on_local_ray_survives_ctrl_c_and_matches_serial(serial, tm
 
 
 TWO_GRIDS = """
-from attrec_lib import execution, study
+from attrec_lib import study
+from attrec_lib.engines import ray_engine
 specs = study.all_specs(study.profile("tiny"))[:4]
-execution.run_specs(specs[:2], workers=2, progress=False)
-execution.run_specs(specs[2:], workers=2, progress=False)  # a second local instance, same process
+ray_engine.run_specs(specs[:2], workers=2, progress=False)
+ray_engine.run_specs(specs[2:], workers=2, progress=False)  # a second local instance, same process
 print("two grids done")
 """
 
@@ -273,9 +274,9 @@ def _start_node(cmd, env, log: Path, attempts: int = 3):
     for _ in range(attempts):
         with open(log, "w") as fh:
             proc = subprocess.Popen(cmd, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True)
-        if execution._wait_started(proc, str(log)):
+        if ray_engine._wait_started(proc, str(log)):
             return proc
-        execution.stop_session(proc)
+        ray_engine.stop_session(proc)
     raise AssertionError(f"`ray start` failed {attempts} times:\n{log.read_text()[-3000:]}")
 
 
@@ -322,8 +323,8 @@ def test_two_node_loopback_cluster_gives_the_serial_results(serial, tmp_path, ra
         driver_env = _env(results, ray_tmp / "driver", RAY_AUTH_TOKEN=token, RAY_AUTH_MODE="token")
         # wait until both nodes are in the cluster, then run the grid through --address
         probe = ("import ray, time, sys\n"
-                 "from attrec_lib import execution\n"
-                 "with execution._ray_session(None, sys.argv[1]) as r:\n"
+                 "from attrec_lib.engines import ray_engine\n"
+                 "with ray_engine._ray_session(None, sys.argv[1]) as r:\n"
                  "    t = time.time()\n"
                  "    while r.cluster_resources().get('CPU', 0) < 2 and time.time() - t < 180: time.sleep(1)\n"
                  "    print(int(r.cluster_resources().get('CPU', 0)))\n")
@@ -337,12 +338,14 @@ def test_two_node_loopback_cluster_gives_the_serial_results(serial, tmp_path, ra
         assert set(done) == set(serial)
         _assert_same_runs(serial, done)
         # a run that fails (twice: Ray retries it once) is reported with its spec; the others go on
-        bad = ("from attrec_lib import execution, experiments, study\n"
+        bad = ("from attrec_lib import study\n"
+               "from attrec_lib.engines import grid, ray_engine\n"
+               "from attrec_lib.runs import runspec\n"
                "good = study.spec_for(study.profile('tiny'), 'synthetic-planted', 'pop', seed=7)\n"
-               "bad = experiments.RunSpec('synthetic-planted', 'attrec', {'d': 0}, good.train_config)  # fails in the worker\n"
+               "bad = runspec.RunSpec('synthetic-planted', 'attrec', {'d': 0}, good.train_config)  # fails in the worker\n"
                "try:\n"
-               "    experiments.run_grid([bad, good], address=__import__('sys').argv[1], progress=False)\n"
-               "except execution.GridFailed as err:\n"
+               "    grid.run_grid([bad, good], address=__import__('sys').argv[1], progress=False)\n"
+               "except ray_engine.GridFailed as err:\n"
                "    print('GRIDFAILED', bad.key, good.key, err)\n")
         proc = subprocess.run([PY, "-c", bad, address], env=driver_env, capture_output=True, text=True, timeout=300)
         report = [line for line in proc.stdout.splitlines() if line.startswith("GRIDFAILED")]

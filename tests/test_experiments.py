@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from attrec_lib.runs import store as experiments
+from attrec_lib.engines import grid
+from attrec_lib.runs import compute, runspec, store
 from attrec_lib.settings import paths
 
 TINY = dict(d=8, seq_len=3, n_targets=2)
@@ -23,26 +24,26 @@ def results_in_tmp(tmp_path, monkeypatch):
 
 
 def spec(seed=0, **overrides):
-    return experiments.make_spec("synthetic-planted", "attrec", "paper", seed=seed, train=TRAIN,
+    return runspec.make_spec("synthetic-planted", "attrec", "paper", seed=seed, train=TRAIN,
                                  **{**TINY, **overrides})
 
 
 def test_spec_key_is_stable_and_resolves_defaults():
     a = spec()
-    b = experiments.make_spec("synthetic-planted", "attrec", "paper", train={**TRAIN, "lr": 0.05}, **TINY)
+    b = runspec.make_spec("synthetic-planted", "attrec", "paper", train={**TRAIN, "lr": 0.05}, **TINY)
     assert a.key == b.key  # lr 0.05 is the default: same run
     assert spec(seed=1).key != a.key and spec(omega=0.3).key != a.key
-    assert experiments.RunSpec.from_dict(a.to_dict()) == a
+    assert runspec.RunSpec.from_dict(a.to_dict()) == a
 
 
 def test_released_preset_defaults_protocol_and_tie_rule():
-    s = experiments.make_spec("ml-100k", "attrec", "released_code")
+    s = runspec.make_spec("ml-100k", "attrec", "released_code")
     assert (s.protocol, s.tie_rule, s.model_config["d"]) == ("released", "released", 150)
 
 
 def test_run_writes_one_json_and_reuses_it(results_in_tmp):
     s = spec()
-    first = experiments.run(s, progress=False)
+    first = compute.run(s, progress=False)
     files = list(results_in_tmp.glob("*.json"))
     assert [f.name for f in files] == [f"{s.key}.json"]
     stored = json.loads(files[0].read_text())
@@ -50,22 +51,22 @@ def test_run_writes_one_json_and_reuses_it(results_in_tmp):
     assert {"valid_selected", "test_selected"} == set(stored["selections"])
     assert stored["code_version"]["source_sha256"] and stored["versions"]["torch"]
     packed = stored["per_user"]["valid_selected"]["test_ranks"]  # stored packed (format 3)
-    assert packed.startswith(experiments.PACKED_PREFIX) and len(experiments.unpack_ints(packed)) == 200
-    assert experiments.unpack_ints(packed) == first["per_user"]["valid_selected"]["test_ranks"]
+    assert packed.startswith(store.PACKED_PREFIX) and len(store.unpack_ints(packed)) == 200
+    assert store.unpack_ints(packed) == first["per_user"]["valid_selected"]["test_ranks"]
     mtime = files[0].stat().st_mtime_ns
-    again = experiments.run(s, progress=False)
+    again = compute.run(s, progress=False)
     assert again["finished_at"] == first["finished_at"] and files[0].stat().st_mtime_ns == mtime
 
 
 def test_same_spec_same_metrics_without_cache():
-    a = experiments.execute(spec(seed=5), progress=False)
-    b = experiments.execute(spec(seed=5), progress=False)
+    a = compute.execute(spec(seed=5), progress=False)
+    b = compute.execute(spec(seed=5), progress=False)
     assert a["history"] == b["history"]
 
 
 def test_run_grid_returns_rows_and_runs_only_what_is_missing(results_in_tmp, capsys):
-    experiments.run(spec(seed=0), progress=False)
-    df = experiments.run_grid([spec(seed=0), spec(seed=1)], progress=True)
+    compute.run(spec(seed=0), progress=False)
+    df = grid.run_grid([spec(seed=0), spec(seed=1)], progress=True)
     err = capsys.readouterr().err
     assert "(cached)" in err and "(running)" in err
     assert list(df["seed"]) == [0, 1]
@@ -75,10 +76,10 @@ def test_run_grid_returns_rows_and_runs_only_what_is_missing(results_in_tmp, cap
 
 def test_fresh_since_recomputes_older_results():
     s = spec()
-    first = experiments.run(s, progress=False)
+    first = compute.run(s, progress=False)
     os.environ["ATTREC_FRESH_SINCE"] = str(time.time())
     try:
-        second = experiments.run(s, progress=False)
+        second = compute.run(s, progress=False)
     finally:
         del os.environ["ATTREC_FRESH_SINCE"]
     assert second["finished_at"] > first["finished_at"]
@@ -90,7 +91,7 @@ def test_corrupt_result_file_is_recomputed_with_a_warning(results_in_tmp):
     path = results_in_tmp / f"{s.key}.json"
     path.write_text('{"spec": ')
     with pytest.warns(UserWarning, match=f"cached result .*{s.key}.json is damaged"):
-        result = experiments.run(s, progress=False)
+        result = compute.run(s, progress=False)
     assert json.loads(path.read_text())["spec_key"] == result["spec_key"] == s.key  # whole again
 
 
@@ -101,7 +102,7 @@ def _cli(*args, env=None):
 
 def test_a_run_killed_midway_leaves_no_result_and_keeps_the_others(results_in_tmp):
     done = spec(seed=0)
-    experiments.run(done, progress=False)
+    compute.run(done, progress=False)
     before = (results_in_tmp / f"{done.key}.json").read_bytes()
     env = {**os.environ, "ATTREC_RESULTS_DIR": str(results_in_tmp)}
     # patience=0: never stops early, so 500 epochs take minutes and the kill lands mid-training
@@ -112,9 +113,9 @@ def test_a_run_killed_midway_leaves_no_result_and_keeps_the_others(results_in_tm
     proc.wait()
     assert sorted(p.name for p in results_in_tmp.iterdir()) == [f"{done.key}.json"]
     assert (results_in_tmp / f"{done.key}.json").read_bytes() == before
-    killed = experiments.make_spec("synthetic-planted", "attrec", "paper", seed=9,
+    killed = runspec.make_spec("synthetic-planted", "attrec", "paper", seed=9,
                                    train={"epochs": 500, "patience": 0}, d=8)
-    assert experiments.load_result(killed) is None
+    assert store.load_result(killed) is None
 
 
 def test_command_line_prints_metrics(results_in_tmp):
@@ -140,35 +141,35 @@ def test_command_line_rejects_bad_values(results_in_tmp):
 
 def test_key_normalises_types_and_ignores_eval_batch_size():
     a = spec(omega=0.2)
-    b = experiments.make_spec("synthetic-planted", "attrec", "paper", train={**TRAIN, "lr": 0.05},
+    b = runspec.make_spec("synthetic-planted", "attrec", "paper", train={**TRAIN, "lr": 0.05},
                               d=8.0, seq_len=3, n_targets=2, omega=0.2)
     assert a.key == b.key and b.model_config["d"] == 8 and isinstance(b.model_config["d"], int)
-    raw = experiments.RunSpec(**{**a.to_dict(), "model_config": {**a.model_config, "omega": 1},
+    raw = runspec.RunSpec(**{**a.to_dict(), "model_config": {**a.model_config, "omega": 1},
                                  "train_config": {**a.train_config, "epochs": 2.0}})
     assert raw.key == spec(omega=1.0).key
-    assert experiments.make_spec("synthetic-planted", "attrec", "paper",
+    assert runspec.make_spec("synthetic-planted", "attrec", "paper",
                                  train={**TRAIN, "eval_batch_size": 7}, **TINY).key == spec().key
     assert spec(omega=0.3).key != spec().key
     with pytest.raises(ValueError, match="self_attention"):
-        experiments.RunSpec(**{**a.to_dict(), "model_config": {**a.model_config, "self_attention": 1}}).key
+        runspec.RunSpec(**{**a.to_dict(), "model_config": {**a.model_config, "self_attention": 1}}).key
 
 
 def test_key_depends_on_results_version_and_data(monkeypatch):
     s = spec()
     key = s.key
-    monkeypatch.setattr(experiments, "RESULTS_VERSION", experiments.RESULTS_VERSION + 1)
+    monkeypatch.setattr(runspec, "RESULTS_VERSION", runspec.RESULTS_VERSION + 1)
     assert s.key != key
     monkeypatch.undo()
-    monkeypatch.setattr(experiments, "data_fingerprint", lambda dataset, tie_rule: "another data set")
+    monkeypatch.setattr(runspec, "data_fingerprint", lambda dataset, tie_rule: "another data set")
     assert s.key != key
 
 
 def test_result_records_version_threads_and_commit(results_in_tmp):
-    result = experiments.run(spec(), progress=False)
-    assert result["results_version"] == experiments.RESULTS_VERSION
+    result = compute.run(spec(), progress=False)
+    assert result["results_version"] == runspec.RESULTS_VERSION
     assert result["threads"] == 1 and "1 threads" in result["device"]
     assert "git_commit" in result["code_version"]
-    assert result["data_fingerprint"] == experiments.data_fingerprint("synthetic-planted", "stable")
+    assert result["data_fingerprint"] == runspec.data_fingerprint("synthetic-planted", "stable")
 
 
 @pytest.mark.parametrize("change, message", [
@@ -180,21 +181,21 @@ def test_result_records_version_threads_and_commit(results_in_tmp):
 ])
 def test_a_result_file_that_does_not_check_out_is_one_error_naming_it(results_in_tmp, change, message):
     s = spec()
-    result = experiments.run(s, progress=False)
+    result = compute.run(s, progress=False)
     path = results_in_tmp / f"{s.key}.json"
     path.write_text(json.dumps(change(result)))
-    with pytest.raises(experiments.ResultFileError, match=message) as err:
-        experiments.run(s, progress=False)
+    with pytest.raises(store.ResultFileError, match=message) as err:
+        compute.run(s, progress=False)
     assert str(path) in str(err.value)
-    assert [p for p, _ in experiments.stale_results(results_in_tmp)] == [path]
+    assert [p for p, _ in store.stale_results(results_in_tmp)] == [path]
 
 
 def test_another_runs_result_copied_under_this_name_is_refused(results_in_tmp):
     a, b = spec(seed=0), spec(seed=1)
-    experiments.run(a, progress=False)
+    compute.run(a, progress=False)
     (results_in_tmp / f"{a.key}.json").rename(results_in_tmp / f"{b.key}.json")
-    with pytest.raises(experiments.ResultFileError, match=b.key):
-        experiments.run(b, progress=False)
+    with pytest.raises(store.ResultFileError, match=b.key):
+        compute.run(b, progress=False)
 
 
 def test_runs_are_bit_identical_in_a_process_with_two_threads(results_in_tmp):
@@ -203,11 +204,11 @@ def test_runs_are_bit_identical_in_a_process_with_two_threads(results_in_tmp):
     code = (
         "import json, sys, torch\n"
         "torch.set_num_threads(2)\n"
-        "from attrec_lib import experiments\n"
-        "s = experiments.make_spec('synthetic-planted', 'attrec', 'released_code', seed=3,\n"
+        "from attrec_lib.runs import compute, runspec\n"
+        "s = runspec.make_spec('synthetic-planted', 'attrec', 'released_code', seed=3,\n"
         "                          train={'epochs': 2, 'batch_size': 256})\n"
-        "a = experiments.execute(s, device='cpu', progress=False)\n"
-        "b = experiments.execute(s, device='cpu', progress=False)\n"
+        "a = compute.execute(s, device='cpu', progress=False)\n"
+        "b = compute.execute(s, device='cpu', progress=False)\n"
         "assert torch.get_num_threads() == 2, 'thread count not restored'\n"
         "print(json.dumps([a['history'], b['history'], a['threads']]))\n")
     proc = subprocess.run([sys.executable, "-c", code], cwd=paths.REPO_ROOT, capture_output=True, text=True,
@@ -229,34 +230,34 @@ def test_grid_list_reports_result_files_that_are_never_served(results_in_tmp):
 
 def test_run_grid_logs_each_run_and_prints_one_summary_line(results_in_tmp, capsys):
     import logging
-    experiments.run(spec(seed=0), progress=False)
+    compute.run(spec(seed=0), progress=False)
     records = []
     log = logging.getLogger("test.run_grid")
     log.setLevel(logging.INFO)
     handler = logging.Handler()
     handler.emit = records.append
     log.addHandler(handler)
-    experiments.run_grid([spec(seed=0), spec(seed=1), spec(seed=0)], progress=True, log=log)
+    grid.run_grid([spec(seed=0), spec(seed=1), spec(seed=0)], progress=True, log=log)
     out = capsys.readouterr()
     assert out.out == "3 runs: 2 from the cache, 1 computed\n"
     assert "(cached)" not in out.err and "(running)" not in out.err  # the log got them instead
     lines = [r.getMessage() for r in records]
     assert [line.split()[-1] for line in lines] == ["(cached)", "(running)", "(cached)"]
-    experiments.run_grid([spec(seed=0)], progress=False, log=log)
+    grid.run_grid([spec(seed=0)], progress=False, log=log)
     assert capsys.readouterr().out == "" and len(records) == 3
 
 
 @pytest.mark.parametrize("values", [[], [0], [1, 2, 3, 2**31 - 1], list(range(5000))])
 def test_packed_integer_arrays_read_back_exactly(values):
-    text = experiments.pack_ints(values)
-    assert text.startswith(experiments.PACKED_PREFIX) and experiments.unpack_ints(text) == values
-    assert all(type(v) is int for v in experiments.unpack_ints(text))
+    text = store.pack_ints(values)
+    assert text.startswith(store.PACKED_PREFIX) and store.unpack_ints(text) == values
+    assert all(type(v) is int for v in store.unpack_ints(text))
 
 
 @pytest.mark.parametrize("values", [[-1], [2**31], [[1, 2]]])
 def test_packing_refuses_what_int32_cannot_hold(values):
     with pytest.raises(ValueError):
-        experiments.pack_ints(values)
+        store.pack_ints(values)
 
 
 def _as_format_2(result: dict) -> dict:
@@ -266,41 +267,41 @@ def _as_format_2(result: dict) -> dict:
 
 def test_compact_rewrites_format_2_files_with_the_same_numbers_and_smaller(results_in_tmp):
     specs = [spec(seed=0), spec(seed=1)]
-    fresh = [experiments.run(s, progress=False) for s in specs]
+    fresh = [compute.run(s, progress=False) for s in specs]
     for s, r in zip(specs, fresh):  # what the previous code wrote: format 2, per-user lists
-        experiments.result_path(s).write_text(json.dumps(_as_format_2(r), indent=1, sort_keys=True))
+        store.result_path(s).write_text(json.dumps(_as_format_2(r), indent=1, sort_keys=True))
     (results_in_tmp / "0123456789abcdef.json").write_text("{truncated")  # damaged: left alone
-    old = [experiments.load_result(s) for s in specs]
+    old = [store.load_result(s) for s in specs]
     assert [o["format"] for o in old] == [2, 2]
-    sizes = [experiments.result_path(s).stat().st_size for s in specs]
-    out = experiments.compact_results(results_in_tmp)
+    sizes = [store.result_path(s).stat().st_size for s in specs]
+    out = store.compact_results(results_in_tmp)
     assert (out["files"], out["rewritten"], out["skipped"]) == (3, 2, 1)
     assert out["bytes_after"] < out["bytes_before"]
     for s, o, r, size in zip(specs, old, fresh, sizes):
-        new = experiments.load_result(s)
+        new = store.load_result(s)
         assert new == r and {**o, "format": 3} == new  # same numbers, per-user ranks included
-        assert json.loads(experiments.result_path(s).read_text())["format"] == 3
-        assert experiments.result_path(s).stat().st_size < size
-    assert experiments.compact_results(results_in_tmp)["rewritten"] == 0  # nothing left to do
+        assert json.loads(store.result_path(s).read_text())["format"] == 3
+        assert store.result_path(s).stat().st_size < size
+    assert store.compact_results(results_in_tmp)["rewritten"] == 0  # nothing left to do
     assert (results_in_tmp / "0123456789abcdef.json").read_text() == "{truncated"
 
 
 def test_a_packed_array_that_does_not_unpack_is_one_error_naming_the_file(results_in_tmp):
     s = spec()
-    experiments.run(s, progress=False)
-    path = experiments.result_path(s)
+    compute.run(s, progress=False)
+    path = store.result_path(s)
     stored = json.loads(path.read_text())
-    stored["per_user"]["valid_selected"]["test_ranks"] = experiments.PACKED_PREFIX + "not base64!"
+    stored["per_user"]["valid_selected"]["test_ranks"] = store.PACKED_PREFIX + "not base64!"
     path.write_text(json.dumps(stored))
-    with pytest.raises(experiments.ResultFileError, match="do not unpack") as err:
-        experiments.load_result(s)
+    with pytest.raises(store.ResultFileError, match="do not unpack") as err:
+        store.load_result(s)
     assert str(path) in str(err.value)
 
 
 def test_compact_command_line_reports_sizes(results_in_tmp):
     s = spec()
-    r = experiments.run(s, progress=False)
-    experiments.result_path(s).write_text(json.dumps(_as_format_2(r), indent=1))
+    r = compute.run(s, progress=False)
+    store.result_path(s).write_text(json.dumps(_as_format_2(r), indent=1))
     stdout, stderr = _cli("compact").communicate(timeout=120)
     assert "1 of 1 result file(s) rewritten packed" in stdout, stderr
-    assert experiments.load_result(s) == r
+    assert store.load_result(s) == r

@@ -11,7 +11,7 @@ import torch
 
 from attrec_lib.report import cli
 from attrec_lib.settings import paths
-from attrec_lib.study import specs as study
+from attrec_lib.study import profiles
 from attrec_lib.settings.validation import whole_number
 
 
@@ -35,8 +35,8 @@ def test_device_is_checked_before_anything_runs(capsys, monkeypatch, device, sai
     if torch.cuda.is_available() and said == "no CUDA device":
         pytest.skip("this machine has CUDA")
     started = []
-    monkeypatch.setattr("attrec_lib.experiments.run", lambda *a, **k: started.append(a))
-    monkeypatch.setattr("attrec_lib.execution.fill_profile", lambda *a, **k: started.append(a))
+    monkeypatch.setattr("attrec_lib.runs.compute.run", lambda *a, **k: started.append(a))
+    monkeypatch.setattr("attrec_lib.study.all_runs.fill_profile", lambda *a, **k: started.append(a))
     for argv in (["run", "--dataset", "synthetic-planted", "--device", device],
                  ["grid", "--profile", "tiny", "--workers", "0", "--device", device]):
         line = one_line_error(capsys, *argv)
@@ -65,12 +65,12 @@ def test_fresh_since_now_is_accepted(monkeypatch):
 @pytest.mark.parametrize("value", [1.9, "1.9", True, "x", 0, "0"])
 def test_epochs_parameter_is_parsed_strictly(value):
     with pytest.raises(ValueError, match="parameter epochs must be"):
-        study.profile("tiny", epochs=value)
+        profiles.profile("tiny", epochs=value)
 
 
 @pytest.mark.parametrize("value,expected", [(3, 3), (3.0, 3), ("3", 3), (" 2 ", 2)])
 def test_epochs_parameter_accepts_whole_numbers(value, expected):
-    assert study.profile("tiny", epochs=value).epochs == expected
+    assert profiles.profile("tiny", epochs=value).epochs == expected
     assert whole_number(value, "x") == expected
 
 

@@ -6,7 +6,7 @@ reference, the numbers must be within float rounding of it (``goldens.TOLERANCE`
 says so in a warning (``ATTREC_GOLDENS_STRICT=1`` fails instead). See ``attrec_lib/goldens.py``.
 
 A failure here means a change altered some run's numbers. If that is intended: bump
-``experiments.RESULTS_VERSION`` and run ``make goldens`` in the same commit (see
+``runspec.RESULTS_VERSION`` and run ``make goldens`` in the same commit (see
 ``attrec_lib/goldens.py``). ML-100K missing fails these tests (no silent skip in CI); set
 ``ATTREC_ALLOW_MISSING_DATA=1`` to skip them on a machine without the data.
 """
@@ -16,7 +16,7 @@ import warnings
 
 import pytest
 
-from attrec_lib.runs import store as experiments
+from attrec_lib.runs import runspec
 from attrec_lib.report import goldens
 from attrec_lib.data import is_available
 
@@ -38,18 +38,18 @@ def _need_data(dataset):
 def test_goldens_are_the_current_version_and_cover_every_golden_run():
     assert sorted(STORED) == sorted(SPECS), "run `make goldens`"
     ledger = goldens.read_ledger(goldens.goldens_dir())
-    assert experiments.RESULTS_VERSION in ledger, (
-        f"RESULTS_VERSION {experiments.RESULTS_VERSION} has no goldens: run `make goldens` in the same commit")
-    assert ledger[experiments.RESULTS_VERSION] == goldens.digest(STORED), "goldens edited without `make goldens`"
+    assert runspec.RESULTS_VERSION in ledger, (
+        f"RESULTS_VERSION {runspec.RESULTS_VERSION} has no goldens: run `make goldens` in the same commit")
+    assert ledger[runspec.RESULTS_VERSION] == goldens.digest(STORED), "goldens edited without `make goldens`"
     for name, record in STORED.items():
-        assert record["results_version"] == experiments.RESULTS_VERSION, name
+        assert record["results_version"] == runspec.RESULTS_VERSION, name
         assert record["spec"] == SPECS[name].canonical(), f"{name}: the golden spec changed; run `make goldens`"
 
 
 def test_platform_copies_belong_to_the_current_reference_and_are_close_to_it():
     for pid, copy_ in PLATFORM_COPIES.items():
         assert pid == goldens.platform_id(copy_["platform"]), f"platforms/{pid}.json describes another platform"
-        assert copy_["results_version"] == experiments.RESULTS_VERSION, f"platforms/{pid}.json: old version"
+        assert copy_["results_version"] == runspec.RESULTS_VERSION, f"platforms/{pid}.json: old version"
         assert copy_["reference_digest"] == goldens.digest(STORED), f"platforms/{pid}.json: of other goldens"
         assert sorted(copy_["runs"]) == sorted(STORED), f"platforms/{pid}.json: not every golden run"
         for name, record in copy_["runs"].items():
@@ -113,7 +113,7 @@ def test_golden_run_recomputes_exactly(name):
         difference = _first_difference(PLATFORM_COPIES[pid]["runs"][name], now)
         assert difference is None, (
             f"golden run {name} changed on platform {pid} ({difference}). If intended: bump "
-            "experiments.RESULTS_VERSION and run `make goldens` (then `make goldens-platform`) in the same commit")
+            "runspec.RESULTS_VERSION and run `make goldens` (then `make goldens-platform`) in the same commit")
         return
     difference = _first_difference(STORED[name], now)
     if difference is None:
@@ -121,7 +121,7 @@ def test_golden_run_recomputes_exactly(name):
     far = goldens.beyond_tolerance(STORED[name], now)
     assert not far, (
         f"golden run {name} changed ({far[0][0]}: golden {far[0][1]!r}, now {far[0][2]!r}). If intended: bump "
-        "experiments.RESULTS_VERSION and run `make goldens` in the same commit")
+        "runspec.RESULTS_VERSION and run `make goldens` in the same commit")
     message = (f"golden run {name}: not bit-identical on this platform ({pid}, no recorded copy), within float "
                f"rounding of the reference ({difference}); `make goldens-platform` records an exact copy")
     if os.environ.get("ATTREC_GOLDENS_STRICT"):

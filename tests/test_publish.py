@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from attrec_lib.report import paper
+from attrec_lib.study import all_runs
 from attrec_lib.settings import paths
 
 VENV = Path(sys.executable).parent.parent
@@ -140,8 +141,7 @@ def sandbox(tmp_path, monkeypatch):
     monkeypatch.setattr(paths, "NOTEBOOKS_DIR", tmp_path / "notebooks")
     monkeypatch.setattr(paths, "FIGURES_DIR", tmp_path / "figures")  # the committed figures
     monkeypatch.setattr(paper, "print_plan", lambda profile: None)
-    from attrec_lib.engines import ray_engine as execution
-    monkeypatch.setattr(execution, "fill_profile", lambda *args, **kwargs: 0)  # no runs: papermill is faked
+    monkeypatch.setattr(all_runs, "fill_profile", lambda *args, **kwargs: 0)  # no runs: papermill is faked
     for var in ("ATTREC_FIGURES_DIR", "PYTHONPATH"):  # _build sets them for the kernel
         monkeypatch.setenv(var, os.environ.get(var, ""))
 
@@ -224,7 +224,8 @@ def test_a_publish_killed_midway_is_rolled_back_by_the_next_build(tmp_path, monk
     script = f"""
 import os, signal
 from pathlib import Path
-from attrec_lib import paper, paths
+from attrec_lib.report import paper
+from attrec_lib.settings import paths
 paths.REPO_ROOT = Path({str(tmp_path)!r})
 real, calls = paper._move_into_place, []
 def killed_on_the_third(source, target):
@@ -271,7 +272,7 @@ def _with(ns, **changes):
 
 
 def test_the_plan_names_absent_data_sets_and_no_data_at_all_is_one_error(tmp_path, monkeypatch, capsys):
-    from attrec_lib import __main__ as cli
+    from attrec_lib.report import cli
     from attrec_lib.data import dataset_names
     monkeypatch.setattr(paths, "RAW_DIR", tmp_path / "raw")  # nothing downloaded in this checkout
     mirror = tmp_path / "mirror"

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from attrec_lib import repeats
+from attrec_lib.analysis import repeats
 
 
 def users_frame(rows):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from attrec_lib.runs import store as experiments
+from attrec_lib.runs import compute, runspec
 from attrec_lib import models
 from attrec_lib.data.sequences import SequenceDataset, split_leave_last_out
 from attrec_lib.data.synthetic import planted_sequences
@@ -141,8 +141,8 @@ def planted_metrics():
     split = split_leave_last_out(planted_sequences(n_users=200, n_items=100, length=30, seed=0))
     out = {}
     for name in ["pop"] + SIMPLE:
-        spec = experiments.make_spec("planted", name, "paper", seed=0, train={"epochs": 1, "patience": 0})
-        out[name] = experiments.execute(spec, device="cpu", progress=False, split=split)["selections"]["valid_selected"]
+        spec = runspec.make_spec("planted", name, "paper", seed=0, train={"epochs": 1, "patience": 0})
+        out[name] = compute.execute(spec, device="cpu", progress=False, split=split)["selections"]["valid_selected"]
     return out
 
 

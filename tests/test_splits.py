@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from attrec_lib.runs import store as experiments
+from attrec_lib.runs import compute, runspec
 from attrec_lib.data import SequenceDataset, split_leave_last_out
 from attrec_lib.data import splits
 
@@ -84,19 +84,19 @@ def test_unknown_split_names_are_one_clear_error(bad):
 
 
 def test_split_field_leaves_default_keys_unchanged_and_separates_new_ones():
-    base = experiments.make_spec("synthetic-planted", "attrec", "paper", train={"epochs": 1}, d=8)
+    base = runspec.make_spec("synthetic-planted", "attrec", "paper", train={"epochs": 1}, d=8)
     assert "split" not in base.to_dict() and "split" not in base.key_payload()["spec"]
-    explicit = experiments.make_spec("synthetic-planted", "attrec", "paper", train={"epochs": 1}, d=8,
+    explicit = runspec.make_spec("synthetic-planted", "attrec", "paper", train={"epochs": 1}, d=8,
                                      split=splits.LEAVE_LAST_OUT)
     assert explicit.key == base.key
     dedup = dataclasses.replace(base, split=splits.FIRST_OCCURRENCE)
     timeline = dataclasses.replace(base, split="global_time:0.8")
     assert len({base.key, dedup.key, timeline.key}) == 3
-    assert experiments.RunSpec.from_dict(dedup.to_dict()) == dedup
+    assert runspec.RunSpec.from_dict(dedup.to_dict()) == dedup
     with pytest.raises(ValueError, match="split must be"):
-        experiments.make_spec("synthetic-planted", "attrec", "paper", split="nope")
+        runspec.make_spec("synthetic-planted", "attrec", "paper", split="nope")
     with pytest.raises(ValueError, match="needs protocol 'valid'"):
-        experiments.make_spec("synthetic-planted", "attrec", "paper", protocol="released",
+        runspec.make_spec("synthetic-planted", "attrec", "paper", protocol="released",
                               split=splits.FIRST_OCCURRENCE)
 
 
@@ -104,8 +104,8 @@ def test_a_run_on_the_global_split_trains_and_evaluates_only_whom_it_should():
     data = SequenceDataset("toy", 30, 12, tuple(np.arange(i, i + 12) % 12 for i in range(30)))
     times = tuple(np.arange(12) + (u % 3) * 4 for u in range(30))
     split = splits.make_split(data, "global_time:0.8", timestamps=times)
-    spec = experiments.make_spec("synthetic-planted", "pop", "paper", train={"epochs": 1}, split="global_time:0.8")
-    result = experiments.execute(spec, progress=False, split=split)
+    spec = runspec.make_spec("synthetic-planted", "pop", "paper", train={"epochs": 1}, split="global_time:0.8")
+    result = compute.execute(spec, progress=False, split=split)
     evaluated = result["per_user"]["valid_selected"]["test_users"]
     assert evaluated == split.eval_users("test").tolist() and 0 < len(evaluated) < 30
 

@@ -1,10 +1,10 @@
-"""attrec_lib.stats: the two-level bootstrap finds a known difference, not a null one, counts
+"""attrec_lib.rules.stats: the two-level bootstrap finds a known difference, not a null one, counts
 seed noise, and Holm's adjustment matches a hand-worked case."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from attrec_lib import stats
+from attrec_lib.rules import stats
 
 
 def _binary(rng, p, seeds, users, seed_sd=0.0):

@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from attrec_lib.runs import store as experiments
-from attrec_lib.study.specs import specs as study
+from attrec_lib.engines import grid
+from attrec_lib.runs import runspec
+from attrec_lib.study import all_runs, decisions, profiles
 from attrec_lib.analysis import tables, tie_order, verdict
 
 
@@ -18,7 +19,7 @@ def results_in_tmp(tmp_path, monkeypatch):
 
 
 def fake_grid(valid: dict, test: dict):
-    """A stand-in for experiments.run_grid: one row per spec with the given per-model metrics."""
+    """A stand-in for grid.run_grid: one row per spec with the given per-model metrics."""
     def run_grid(specs, progress=True):
         return pd.DataFrame([{"dataset": s.dataset, "model": s.model, "seed": s.seed, "tie_rule": s.tie_rule,
                               "key": s.key, "valid_hr@50": valid[s.model], "hr@50": test[s.model]} for s in specs])
@@ -28,46 +29,46 @@ def fake_grid(valid: dict, test: dict):
 # --- spec builders ---------------------------------------------------------------------------
 
 def test_strongest_baselines_are_chosen_on_validation(monkeypatch):
-    prof = study.profile("standard", datasets=["ml-100k"], seeds=[0, 1])
-    models = study.available_models()
+    prof = profiles.profile("standard", datasets=["ml-100k"], seeds=[0, 1])
+    models = profiles.available_models()
     valid = {m: 0.1 * i for i, m in enumerate(models)}  # attrec best, then sasrec, pop, lstm_plus
     test = {m: 1.0 - v for m, v in valid.items()}  # test order reversed: must not matter
-    monkeypatch.setattr(experiments, "run_grid", fake_grid(valid, test))
-    assert study.strongest_baselines(prof, "ml-100k") == ("sasrec", "pop", "lstm_plus")
+    monkeypatch.setattr(grid, "run_grid", fake_grid(valid, test))
+    assert decisions.strongest_baselines(prof, "ml-100k") == ("sasrec", "pop", "lstm_plus")
     # Without the cached Table 2 runs and cached_only, nothing is chosen (and nothing runs).
-    assert study.strongest_baselines(prof, "ml-100k", cached_only=True) is None
+    assert decisions.strongest_baselines(prof, "ml-100k", cached_only=True) is None
 
 
 def test_tie_order_models_and_specs(monkeypatch):
-    prof = study.profile("full", datasets=["ml-100k", "lastfm"], seeds=[0, 1, 2])
-    monkeypatch.setattr(study, "strongest_baselines", lambda prof, ds, n=3, cached_only=False: ("caser", "fmc", "hrm"))
-    assert study.tie_order_models(prof, "ml-100k") == ("bprmf", "fmc", "hrm", "caser", "pop", "attrec")
-    learned = tuple(m for m in study.ALL_MODELS if m not in study.SIMPLE_BASELINES)
-    assert study.tie_order_models(prof, "lastfm") == study.available_models(learned)  # every learned model and Pop
-    stable, shuffled = study.tie_order_specs(prof, "stable"), study.tie_order_specs(prof, "shuffled")
+    prof = profiles.profile("full", datasets=["ml-100k", "lastfm"], seeds=[0, 1, 2])
+    monkeypatch.setattr(decisions, "strongest_baselines", lambda prof, ds, n=3, cached_only=False: ("caser", "fmc", "hrm"))
+    assert decisions.tie_order_models(prof, "ml-100k") == ("bprmf", "fmc", "hrm", "caser", "pop", "attrec")
+    learned = tuple(m for m in profiles.ALL_MODELS if m not in profiles.SIMPLE_BASELINES)
+    assert decisions.tie_order_models(prof, "lastfm") == profiles.available_models(learned)  # every learned model and Pop
+    stable, shuffled = decisions.tie_order_specs(prof, "stable"), decisions.tie_order_specs(prof, "shuffled")
     assert len(stable) == len(shuffled) == 3 * (6 + 11)
     # The stable runs are Table 2's own runs (same keys: nothing recomputed).
-    assert {s.key for s in stable} <= {s.key for s in study.learned_table2_specs(prof)}
+    assert {s.key for s in stable} <= {s.key for s in decisions.learned_table2_specs(prof)}
     for a, b in zip(stable, shuffled):
         assert (a.tie_rule, b.tie_rule) == ("stable", f"shuffled:{a.seed}")
         assert a.to_dict() | {"tie_rule": None} == b.to_dict() | {"tie_rule": None}
     with pytest.raises(ValueError, match="rule must be one of"):
-        study.tie_order_specs(prof, "released")
+        decisions.tie_order_specs(prof, "released")
     # the standard profile (two cores): LastFM only, seed 0
-    small = study.profile("standard", datasets=["ml-100k", "lastfm"], seeds=[0, 1, 2])
-    assert {(s.dataset, s.seed) for s in study.tie_order_specs(small, "shuffled")} == {("lastfm", 0)}
+    small = profiles.profile("standard", datasets=["ml-100k", "lastfm"], seeds=[0, 1, 2])
+    assert {(s.dataset, s.seed) for s in decisions.tie_order_specs(small, "shuffled")} == {("lastfm", 0)}
 
 
 def test_all_specs_leave_out_tie_runs_whose_baselines_are_not_chosen_yet():
-    prof = study.profile("tiny")  # empty results folder: Table 2 is not cached
-    rules = {s.tie_rule for s in study.all_specs(prof)}
+    prof = profiles.profile("tiny")  # empty results folder: Table 2 is not cached
+    rules = {s.tie_rule for s in all_runs.all_specs(prof)}
     assert not any(r.startswith("shuffled") for r in rules)
 
 
 # --- tables, findings and the verdict row, on hand-made runs -----------------------------------
 
 def spec(model, seed, rule):
-    return experiments.make_spec("synthetic-planted", model, None, seed=seed,
+    return runspec.make_spec("synthetic-planted", model, None, seed=seed,
                                  tie_rule="stable" if rule == "stable" else f"shuffled:{seed}")
 
 
@@ -149,7 +150,7 @@ def _sequential_outcome(monkeypatch, hits=None):
     monkeypatch.setattr(verdict.claim_specs, "order_blind_stable_specs", lambda prof: [])
     monkeypatch.setattr(verdict.claim_specs, "order_blind_shuffled_specs", lambda prof: [])
     verdict.clear_cache()
-    tests = verdict.adjust(pd.DataFrame(verdict._gather_sequential(study.profile("tiny"), "sequential")))
+    tests = verdict.adjust(pd.DataFrame(verdict._gather_sequential(profiles.profile("tiny"), "sequential")))
     return verdict.rule_better(tests), tests
 
 

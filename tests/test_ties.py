@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from attrec_lib.runs import store as experiments
+from attrec_lib.runs import runspec
 from attrec_lib.settings import paths
 from attrec_lib.data import load_dataset, preprocess, registry
 from attrec_lib.data.preprocess import order_interactions, parse_tie_rule, shuffled_tie_rule
@@ -126,7 +126,7 @@ def test_bad_tie_rule_is_a_clear_error(bad):
     with pytest.raises(ValueError, match=r"tie_rule must be one of .*shuffled:<seed>.*got " + repr(bad)):
         order_interactions(TIES, bad)
     with pytest.raises(ValueError, match="tie_rule"):
-        experiments.make_spec("synthetic-planted", "pop", None, tie_rule=bad)
+        runspec.make_spec("synthetic-planted", "pop", None, tie_rule=bad)
 
 
 def test_parse_tie_rule():
@@ -136,11 +136,11 @@ def test_parse_tie_rule():
 
 
 def test_shuffled_runs_have_their_own_keys_and_stable_keys_are_unchanged():
-    stable = experiments.make_spec("ml-100k", "attrec", "paper", seed=1)
+    stable = runspec.make_spec("ml-100k", "attrec", "paper", seed=1)
     assert stable.tie_rule == "stable"
     assert set(stable.to_dict()) == {"dataset", "model", "model_config", "train_config", "protocol",
                                      "tie_rule", "seed"}  # no new field: old keys stay valid
-    keys = {experiments.make_spec("ml-100k", "attrec", "paper", seed=1, tie_rule=rule).key
+    keys = {runspec.make_spec("ml-100k", "attrec", "paper", seed=1, tie_rule=rule).key
             for rule in ("stable", "released", "shuffled:0", "shuffled:1")}
     assert len(keys) == 4 and stable.key in keys
 

@@ -1,5 +1,5 @@
 """verdict.py: every rule on constructed tests frames (each outcome), the Holm family, the
-choices the gatherers make (read from validation metrics only, with ``experiments.run_grid`` and
+choices the gatherers make (read from validation metrics only, with ``grid.run_grid`` and
 the paired comparison replaced), the runtime source, the omega tuning and the gap decomposition."""
 import json
 import types
@@ -8,19 +8,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from attrec_lib.runs import store as experiments
+from attrec_lib.engines import grid as grid_engine
+from attrec_lib.runs import runspec
 from attrec_lib.settings import paper_numbers
-from attrec_lib.study import specs as study
+from attrec_lib.study import builders, decisions, profiles
 from attrec_lib.analysis import verdict
 
-TINY = study.profile("tiny")
+TINY = profiles.profile("tiny")
 
 
 @pytest.fixture
 def grid(monkeypatch):
     """Make run_grid return the given DataFrame (or a function of the specs)."""
     def install(df):
-        monkeypatch.setattr(experiments, "run_grid",
+        monkeypatch.setattr(grid_engine, "run_grid",
                             lambda specs, **kw: df(list(specs)) if callable(df) else df.copy())
     return install
 
@@ -181,7 +182,7 @@ def test_rq1_compares_attrec_with_every_baseline_within_seed_noise_of_the_strong
             ("ease", 0.30, 0.605)]  # one run: the data set's median sd
     df, specs = _keyed(pd.DataFrame(rows, columns=["model", "hr@50", "valid_hr@50"]).assign(dataset="synthetic-planted"))
     grid(df)
-    monkeypatch.setattr(study, "rq1_specs", lambda prof: specs)
+    monkeypatch.setattr(decisions, "rq1_specs", lambda prof: specs)
     out = verdict._gather_comparison(TINY, "rq1", ["hrm", "caser", "bprmf", "ease"])
     assert {b for _, _, b in compared} == {"hrm", "caser", "ease"}
     assert {r["metric"] for r in out} == {"hr@50", "mrr"}
@@ -191,7 +192,7 @@ def test_dims_compares_attrec_with_the_best_other_model_on_validation_pop_left_o
     df, specs = _keyed(pd.DataFrame({"dataset": "x", "cfg.d": [10, 10, 10, 10], "model": ["attrec", "caser", "fmc", "pop"],
                                      "hr@50": [0.2, 0.4, 0.5, 0.9], "valid_hr@50": [0.5, 0.3, 0.2, 0.9]}))
     grid(df)
-    monkeypatch.setattr(study, "dim_specs", lambda prof: specs)
+    monkeypatch.setattr(builders, "dim_specs", lambda prof: specs)
     verdict._gather_dims(TINY, "dims")
     assert compared == [("x d=10", "attrec", "caser")]
 
@@ -199,7 +200,7 @@ def test_dims_compares_attrec_with_the_best_other_model_on_validation_pop_left_o
 def test_omega_tests_short_term_against_long_term_and_reports_the_validation_best(grid, monkeypatch, compared):
     df, specs = _keyed(frame("x", "cfg.omega", [0.0, 0.2, 0.4, 1.0], [0.3, 0.2, 0.5, 0.1], [0.2, 0.6, 0.1, 0.1]))
     grid(df)
-    monkeypatch.setattr(study, "omega_specs", lambda prof: specs)
+    monkeypatch.setattr(builders, "omega_specs", lambda prof: specs)
     out = verdict._gather_omega(TINY, "omega")
     assert compared == [("x", "ω=0 (short-term only)", "ω=1 (long-term only)")]
     assert "best ω on validation 0.2" in [r["note"] for r in out]
@@ -208,12 +209,12 @@ def test_omega_tests_short_term_against_long_term_and_reports_the_validation_bes
 def test_seq_len_compares_the_best_lengths_on_the_denser_set(grid, monkeypatch, compared):
     splits = {"sparse": types.SimpleNamespace(train=[np.zeros(10)] * 4, n_users=4),
               "dense": types.SimpleNamespace(train=[np.zeros(80)] * 4, n_users=4)}
-    monkeypatch.setattr(experiments, "load_split", lambda ds, tie_rule, valid: splits[ds])
+    monkeypatch.setattr(runspec, "load_split", lambda ds, tie_rule, valid: splits[ds])
     Ls = [1, 2, 5]
     df, specs = _keyed(pd.concat([frame("dense", "cfg.seq_len", Ls, [0.1, 0.2, 0.3], [0.1, 0.1, 0.5]),
                                   frame("sparse", "cfg.seq_len", Ls, [0.3, 0.2, 0.1], [0.1, 0.3, 0.2])]))
     grid(df)
-    monkeypatch.setattr(study, "seq_len_specs", lambda prof: specs)
+    monkeypatch.setattr(builders, "seq_len_specs", lambda prof: specs)
     out = pd.DataFrame(verdict._gather_seq_len(TINY, "seq_len"))
     assert [(a, b) for _, a, b in compared] == [("L=5", "L=2")]  # validation's best, not test's
     assert verdict.rule_seq_len(out.assign(**{"Holm p": out["p"]}))[0] == "holds"
@@ -258,9 +259,9 @@ def test_runtime_source_prefers_the_gpu_then_the_quietest_cpu(tmp_path):
 def test_tuned_omega_is_the_best_mean_validation_omega_ties_to_the_smaller(grid):
     grid(frame("synthetic-planted", "cfg.omega", [0.2, 0.2, 1.0, 1.0, 0.6], [0.9, 0.9, 0.1, 0.1, 0.95],
                [0.3, 0.5, 0.4, 0.4, 0.1]))
-    assert study.tuned_omega(TINY, "synthetic-planted") == 0.2  # 0.2 and 1.0 tie at 0.4; test would say 0.6
+    assert decisions.tuned_omega(TINY, "synthetic-planted") == 0.2  # 0.2 and 1.0 tie at 0.4; test would say 0.6
     grid(frame("synthetic-planted", "cfg.omega", [0.2, 1.0], [0.9, 0.1], [0.3, 0.4]))
-    assert study.tuned_omega(TINY, "synthetic-planted") == 1.0
+    assert decisions.tuned_omega(TINY, "synthetic-planted") == 1.0
 
 
 
@@ -284,9 +285,9 @@ def test_gap_decomposition_steps_add_up_to_the_gap_with_intervals():
 
 
 def test_gap_specs_change_only_protocol_and_tie_rule():
-    prof = study.profile("quick", datasets=["ml-100k"], seeds=[0])
-    head = study.spec_for(prof, "ml-100k", "attrec", 0)
-    (gap,) = study.gap_specs(prof)
+    prof = profiles.profile("quick", datasets=["ml-100k"], seeds=[0])
+    head = builders.spec_for(prof, "ml-100k", "attrec", 0)
+    (gap,) = builders.gap_specs(prof)
     assert (gap.protocol, gap.tie_rule) == ("released", "released")
     assert gap.model_config == head.model_config and gap.train_config == head.train_config
     assert paper_numbers.table2_value("ml-100k", "attrec", "hr@50") is not None

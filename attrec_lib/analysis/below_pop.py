@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..runs import store as experiments
-from ..study import specs as study
+from ..engines import grid
+from ..runs import store
+from ..study import decisions, profiles
 
 EVIDENCE = ("Table 2 (default settings)", "tuning trials (one seed each)", "tuned (chosen on validation)",
             "ties shuffled (tie-order study)")
@@ -54,12 +55,12 @@ def evidence_table(groups: dict) -> pd.DataFrame:
 def evidence(prof) -> pd.DataFrame:
     """The evidence table of ``prof``: every learned model below Pop in its Table 2, from cached
     runs only (a group of runs with one not cached is left out, never computed here)."""
-    learned = [m for m in study.available_models(study.LEARNED_MODELS) if m != "attrec"]
-    table2 = _cached(study.table2_specs(prof, learned + ["pop"]))  # read once: every group below filters it
+    learned = [m for m in profiles.available_models(profiles.LEARNED_MODELS) if m != "attrec"]
+    table2 = _cached(decisions.table2_specs(prof, learned + ["pop"]))  # read once: every group below filters it
     targets = below_pop_models(table2, learned)
-    trials = study.learned_trial_specs(prof)
-    tuned = study.tuned_table2_specs(prof, cached_only=True)
-    shuffled = study.tie_order_specs(prof, "shuffled", cached_only=True)
+    trials = decisions.learned_trial_specs(prof)
+    tuned = decisions.tuned_table2_specs(prof, cached_only=True)
+    shuffled = decisions.tie_order_specs(prof, "shuffled", cached_only=True)
     groups = {}
     for ds, models in targets.items():
         pop, shuffled_pop = _rows(table2, ds, "pop"), _cached(shuffled, ds, "pop")
@@ -79,9 +80,9 @@ def _cached(specs, dataset: str | None = None, model: str | None = None) -> pd.D
     """run_grid rows of ``specs`` (narrowed to ``dataset`` and ``model`` when given), or an empty
     frame when any of them is not cached: a partial group is never shown as the whole."""
     specs = [s for s in specs if dataset in (None, s.dataset) and model in (None, s.model)]
-    if not specs or any(experiments.load_result(s) is None for s in specs):
+    if not specs or any(store.load_result(s) is None for s in specs):
         return pd.DataFrame()
-    return experiments.run_grid(specs, progress=False)
+    return grid.run_grid(specs, progress=False)
 
 
 def findings(table: pd.DataFrame, labels: dict | None = None) -> str:

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..settings import paper_numbers
 from ..data.registry import paper_set
-from ..study.tuning import CHOICE_METRIC
+from ..rules.selection import CHOICE_METRIC
 from .verdict import outcome_kind
 
 # The paper's reading of Figure 3 (Section 5.4), quoted beside ours.

@@ -1,7 +1,7 @@
 """Tables of the study: aggregate run rows over seeds, put the paper's numbers beside ours,
 and test AttRec against the best baseline per user.
 
-Every function takes the DataFrame that ``experiments.run_grid`` returns (plus, for paired
+Every function takes the DataFrame that ``grid.run_grid`` returns (plus, for paired
 tests, the cached results themselves) and returns a DataFrame; nothing here trains. Every choice
 made here (the strongest baseline, the "best here" setting) reads validation HR@50
 (``valid_hr@50``, at the validation-selected epoch) only; test numbers are shown beside.
@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..runs import store as experiments
+from ..runs import compute
 from ..settings import paper_numbers
 from ..data.registry import paper_set
 from ..training.evaluate import per_user_metrics
-from ..study.tuning import CHOICE_METRIC, choice_column
+from ..rules.selection import CHOICE_METRIC, choice_column
 
 METRICS = ("hr@50", "mrr", "hr@10", "ndcg@10")
 
@@ -82,8 +82,8 @@ def per_user(specs, selection: str | None = None) -> pd.DataFrame:
     """Per-user test metrics of cached runs (long form: key, user, hr@50, mrr, ...)."""
     frames = []
     for spec in specs:
-        result = experiments.run(spec, progress=False)
-        sel = selection or experiments.headline_selection(result)
+        result = compute.run(spec, progress=False)
+        sel = selection or compute.headline_selection(result)
         pu = result["per_user"][sel]
         metrics = per_user_metrics(np.asarray(pu["test_ranks"]))
         frame = pd.DataFrame({"user": pu["test_users"], **metrics})

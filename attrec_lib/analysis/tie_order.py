@@ -3,7 +3,7 @@
 Table 2's runs keep the raw file's order inside a tie (``tie_rule="stable"``); the same runs
 under ``"shuffled:<seed>"`` put every tied block in a random order (the run's seed), so what a
 model learns from, and is scored on, no longer includes the file's order. The runs come from
-:func:`attrec_lib.study.tie_order_specs`; this module compares them:
+:func:`attrec_lib.study.decisions.tie_order_specs`; this module compares them:
 
 * :func:`shift_table`: per data set and model, HR@50 and MRR under both rules and the change,
   with a paired Wilcoxon test over users (per-user metrics averaged over seeds first);
@@ -18,14 +18,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..runs import store as experiments
+from ..engines import grid
 from ..settings import paper_numbers
-from ..study import specs as study
+from ..study import decisions, profiles
 from . import tables
 from ..data.preprocess import parse_tie_rule
 from ..data.registry import paper_set
 
-RULES = study.TIE_ORDER_RULES
+RULES = profiles.TIE_ORDER_RULES
 ALPHA = 0.05  # significance level of the paired tests
 SHIFT_COLUMNS = ("dataset", "model", "label", "sequential", "seeds", "hr@50 stable", "hr@50 stable sd",
                  "hr@50 shuffled", "hr@50 shuffled sd", "Δhr@50", "Δhr@50 %", "beyond seed sd", "hr@50 paper",
@@ -37,8 +37,8 @@ SIGNAL_COLUMNS = ("dataset", "rule", "best sequential", "best non-sequential", "
 def runs(prof) -> tuple:
     """``(df, specs)``: the run rows of both rules (column ``rule``: stable or shuffled) and their
     specs. Runs missing from the cache are computed."""
-    specs = [s for rule in RULES for s in study.tie_order_specs(prof, rule)]
-    df = experiments.run_grid(specs, progress=False)
+    specs = [s for rule in RULES for s in decisions.tie_order_specs(prof, rule)]
+    df = grid.run_grid(specs, progress=False)
     if df.empty:  # no data set of the profile is present: the empty columns the tables expect
         df = pd.DataFrame(columns=["dataset", "model", "seed", "tie_rule", "key", "hr@50", "mrr", "valid_hr@50"])
     df["rule"] = [parse_tie_rule(r)[0] for r in df["tie_rule"]]
@@ -47,7 +47,7 @@ def runs(prof) -> tuple:
 
 def _users(df: pd.DataFrame, specs, label: str) -> pd.DataFrame:
     """Per-user test metrics of the runs in ``df`` (long form), ``model`` set to ``df[label]``,
-    so that :func:`attrec_lib.tables.paired_test` can pair two rules as well as two models."""
+    so that :func:`attrec_lib.analysis.tables.paired_test` can pair two rules as well as two models."""
     by_key = {s.key: s for s in specs}
     frames = []
     for key, value in zip(df["key"], df[label]):
@@ -73,8 +73,8 @@ def shift_table(df: pd.DataFrame, specs) -> pd.DataFrame:
         delta = sh["hr@50"].mean() - st["hr@50"].mean()
         spread = np.nanmax([st["hr@50"].std(ddof=1), sh["hr@50"].std(ddof=1), 0.0])
         test = _paired(part, specs, "rule", "shuffled", "stable")
-        rows.append({"dataset": ds, "model": model, "label": study.MODEL_LABELS.get(model, model),
-                     "sequential": model not in study.NON_SEQUENTIAL, "seeds": len(st),
+        rows.append({"dataset": ds, "model": model, "label": profiles.MODEL_LABELS.get(model, model),
+                     "sequential": model not in profiles.NON_SEQUENTIAL, "seeds": len(st),
                      "hr@50 stable": st["hr@50"].mean(), "hr@50 stable sd": st["hr@50"].std(ddof=1),
                      "hr@50 shuffled": sh["hr@50"].mean(), "hr@50 shuffled sd": sh["hr@50"].std(ddof=1),
                      "Δhr@50": delta, "Δhr@50 %": 100.0 * delta / st["hr@50"].mean() if st["hr@50"].mean() else np.nan,
@@ -100,8 +100,8 @@ def signal_table(df: pd.DataFrame, specs) -> pd.DataFrame:
     rows = []
     for (ds, rule), part in df.groupby(["dataset", "rule"], sort=False):
         present = list(dict.fromkeys(part["model"]))
-        seq = _best_on_validation(part, [m for m in present if m not in study.NON_SEQUENTIAL])
-        ref = _best_on_validation(part, [m for m in present if m in study.NON_SEQUENTIAL])
+        seq = _best_on_validation(part, [m for m in present if m not in profiles.NON_SEQUENTIAL])
+        ref = _best_on_validation(part, [m for m in present if m in profiles.NON_SEQUENTIAL])
         if seq is None or ref is None:
             continue
         pair = part[part["model"].isin([seq, ref])]
@@ -115,7 +115,7 @@ def signal_table(df: pd.DataFrame, specs) -> pd.DataFrame:
 
 
 def _label(model: str) -> str:
-    return study.MODEL_LABELS.get(model, model)
+    return profiles.MODEL_LABELS.get(model, model)
 
 
 def _tie_context(ds: str, ties) -> str:

@@ -2,8 +2,8 @@
 
 Two steps, so the rules are pure functions a reader (and a unit test) can check on a frame:
 
-1. *gather*: each ``_gather_*`` reads cached runs (``experiments.run_grid``: nothing is recomputed
-   when the notebooks ran first) and makes the claim's tests with :mod:`attrec_lib.stats` (the
+1. *gather*: each ``_gather_*`` reads cached runs (``grid.run_grid``: nothing is recomputed
+   when the notebooks ran first) and makes the claim's tests with :mod:`attrec_lib.rules.stats` (the
    two-level bootstrap over users and seeds), one row per (set, comparison, metric) in a *tests
    frame* (:data:`TEST_COLUMNS`);
 2. *decide*: Holm-Bonferroni over every deciding test of every claim (the family: ``role ==
@@ -29,17 +29,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .. import claim_specs, models, stats
-from ..runs import store as experiments
+from .. import models
+from ..rules import stats
+from ..study import claim_specs
+from ..engines import grid
+from ..runs import runspec, store
 from ..settings import paper_numbers, paths
-from ..study import specs as study, tuning
+from ..rules import selection
+from ..study import builders, decisions, profiles
 from . import tables, tie_order
 from ..settings.atomic import replace_atomically
 from ..data.preprocess import parse_tie_rule
 from ..data.registry import paper_set
 
 ALPHA = stats.ALPHA
-CHOICE = tuning.CHOICE_METRIC  # the metric every choice reads (mean over seeds)
+CHOICE = selection.CHOICE_METRIC  # the metric every choice reads (mean over seeds)
 RUNTIME_RATIO = 1.5  # the runtime claim holds where AttRec's epoch costs at most this many Caser epochs
 COLUMNS = ("claim", "rule", "test and metric", "evidence", "raw p", "Holm p", "outcome",
            "paper says", "paper's number", "source")
@@ -297,7 +301,7 @@ def _baselines_within_noise(part: pd.DataFrame, baselines) -> tuple:
     of the strongest's. Noise: the larger seed sd of validation HR@50 of the two models; a model
     with one run (the deterministic simple baselines) takes the median seed sd of the data set's
     models with several seeds."""
-    choice_col = tuning.choice_column(part, "the strongest baseline")
+    choice_col = selection.choice_column(part, "the strongest baseline")
     g = part[part["model"].isin(baselines)].groupby("model", sort=False)[choice_col]
     means, sds = g.mean(), g.std(ddof=1)
     if means.empty:
@@ -323,8 +327,8 @@ def _paper_margin(ds: str) -> float:
 
 
 def _gather_comparison(prof, claim: str, baselines) -> list:
-    specs = study.rq1_specs(prof)
-    df = experiments.run_grid(specs, progress=False)
+    specs = decisions.rq1_specs(prof)
+    df = grid.run_grid(specs, progress=False)
     by_key = {s.key: s for s in specs}
     rows = []
     for ds, part in df.groupby("dataset", sort=False):
@@ -355,7 +359,7 @@ def _ablation_runs(prof, table_specs, sparse_specs):
     sparse = claim_specs.cached_groups(sparse_specs(prof), lambda s: (s.dataset, s.model_config["seq_len"]))
     keys = {s.key for s in specs}
     specs += [s for s in sparse if s.key not in keys]
-    df = experiments.run_grid(specs, progress=False)
+    df = grid.run_grid(specs, progress=False)
     in_table = {s.key for s in table_specs(prof)}
     sparse_keys = {s.key for s in sparse} - in_table  # LastFM at L = 2 is the table's own set
     frames = []
@@ -373,7 +377,7 @@ def _degenerate(spec) -> bool:
 
 
 def _gather_self_attention(prof, claim: str) -> list:
-    df, by_key = _ablation_runs(prof, study.table3_specs, claim_specs.sparse_table3_specs)
+    df, by_key = _ablation_runs(prof, builders.table3_specs, claim_specs.sparse_table3_specs)
     rows = []
     for s, part in df.groupby("set", sort=False):
         w, wo = part[part["cfg.self_attention"]], part[~part["cfg.self_attention"]]
@@ -388,13 +392,13 @@ def _gather_self_attention(prof, claim: str) -> list:
 
 
 def _gather_aggregation(prof, claim: str) -> list:
-    df, by_key = _ablation_runs(prof, study.table4_specs, claim_specs.sparse_table4_specs)
+    df, by_key = _ablation_runs(prof, builders.table4_specs, claim_specs.sparse_table4_specs)
     rows = []
     for s, part in df.groupby("set", sort=False):
         mean = part[part["cfg.aggregation"] == "mean"]
         if mean.empty:
             continue
-        for agg in study.AGGREGATIONS:
+        for agg in profiles.AGGREGATIONS:
             other = part[part["cfg.aggregation"] == agg]
             if agg != "mean" and len(other):
                 rows += _compare(claim, s, "mean", _specs_of(mean, by_key), agg, _specs_of(other, by_key))
@@ -408,8 +412,8 @@ def _best_setting(part: pd.DataFrame, column: str):
 
 
 def _gather_omega(prof, claim: str) -> list:
-    specs = study.omega_specs(prof)
-    df = experiments.run_grid(specs, progress=False)
+    specs = builders.omega_specs(prof)
+    df = grid.run_grid(specs, progress=False)
     by_key = {s.key: s for s in specs}
     rows = []
     for ds, part in df.groupby("dataset", sort=False):
@@ -423,12 +427,12 @@ def _gather_omega(prof, claim: str) -> list:
 
 
 def _gather_seq_len(prof, claim: str) -> list:
-    specs = study.seq_len_specs(prof)
-    df = experiments.run_grid(specs, progress=False)
+    specs = builders.seq_len_specs(prof)
+    df = grid.run_grid(specs, progress=False)
     by_key = {s.key: s for s in specs}
     density = {}
     for ds in dict.fromkeys(df["dataset"]):
-        split = experiments.load_split(ds, "stable", True)
+        split = runspec.load_split(ds, "stable", True)
         density[ds] = sum(len(t) for t in split.train) / split.n_users
     order = sorted(density, key=density.get)
     best = {ds: int(_best_setting(df[df["dataset"] == ds], "cfg.seq_len")) for ds in order}
@@ -448,8 +452,8 @@ def _gather_seq_len(prof, claim: str) -> list:
 
 
 def _gather_dims(prof, claim: str) -> list:
-    specs = study.dim_specs(prof)
-    df = experiments.run_grid(specs, progress=False)
+    specs = builders.dim_specs(prof)
+    df = grid.run_grid(specs, progress=False)
     df = df[df["model"] != "pop"]
     by_key = {s.key: s for s in specs}
     rows = []
@@ -496,7 +500,7 @@ def runtime_source(bench_dir=None) -> tuple:
 def _gather_runtime(prof, claim: str) -> list:
     source, pairs = runtime_source()
     if not pairs:  # no bench file: the cached runs' own timings (a shared CPU: noisy)
-        df = experiments.run_grid(study.runtime_specs(prof), progress=False)
+        df = grid.run_grid(builders.runtime_specs(prof), progress=False)
         rt = tables.runtime_table(df)
         source = "cached runs (shared CPU, noisiest)"
         pairs = {r["dataset"]: (r["attrec s/epoch (ours)"], r["caser s/epoch (ours)"]) for r in rt.to_dict("records")}
@@ -508,7 +512,7 @@ def _gather_sequential(prof, claim: str) -> list:
     df, specs = tie_order.runs(prof)
     extra_shuffled = claim_specs.cached_groups(claim_specs.order_blind_shuffled_specs(prof), lambda s: s.dataset)
     extra_stable = [s for s in claim_specs.order_blind_stable_specs(prof) if s.dataset in {x.dataset for x in extra_shuffled}]
-    extra = experiments.run_grid(extra_stable + extra_shuffled, progress=False)
+    extra = grid.run_grid(extra_stable + extra_shuffled, progress=False)
     if extra.empty:
         extra = pd.DataFrame(columns=list(df.columns))
     extra["rule"] = [parse_tie_rule(r)[0] for r in extra["tie_rule"]]
@@ -582,11 +586,11 @@ def paper_gap(prof) -> pd.DataFrame:
     """:func:`gap_decomposition` of the paper's ML-100K HR@50 from this profile's runs."""
     if "ml-100k" not in prof.datasets:
         return pd.DataFrame()
-    head = [study.spec_for(prof, "ml-100k", "attrec", s) for s in prof.seeds]
-    released = study.gap_specs(prof)
+    head = [builders.spec_for(prof, "ml-100k", "attrec", s) for s in prof.seeds]
+    released = builders.gap_specs(prof)
     split = claim_specs.gap_split_specs(prof)
-    cached = all(experiments.load_result(s) is not None for s in split)
-    experiments.run_grid(head + released + (split if cached else []), progress=False)
+    cached = all(store.load_result(s) is not None for s in split)
+    grid.run_grid(head + released + (split if cached else []), progress=False)
     groups = [(head, "valid_selected"), (head, "test_selected"), (released, "test_selected")]
     arrays = _matrices(groups + ([(split, "test_selected")] if cached else []))
     return gap_decomposition(paper_numbers.table2_value("ml-100k", "attrec", "hr@50"), *arrays[:3],
@@ -594,10 +598,10 @@ def paper_gap(prof) -> pd.DataFrame:
 
 
 def _gather_released(prof, claim: str) -> list:
-    specs = study.released_specs(prof)
+    specs = builders.released_specs(prof)
     if not specs:
         return []
-    experiments.run_grid(specs, progress=False)
+    grid.run_grid(specs, progress=False)
     rows = []
     for metric in ("hr@50", "mrr"):
         mean, lo, hi = stats.mean_interval(_matrix(specs, "test_selected", metric))
@@ -624,7 +628,7 @@ def _claims(prof) -> list:
     """(id, claim text, rule text, test text, paper says, paper's number, source, gather, rule)."""
     low, high = paper_numbers.FIGURE4A_BEST_OMEGA
     t5 = (paper_numbers.TABLE5["ml-100k"]["attrec"], paper_numbers.TABLE5["ml-100k"]["caser"])
-    learned_and_simple = [m for m in study.PAPER_BASELINES + study.EXTRA_BASELINES]
+    learned_and_simple = [m for m in profiles.PAPER_BASELINES + profiles.EXTRA_BASELINES]
     hr_mrr = f"{TEST}; HR@50 and MRR at the validation-selected epoch"
     hr = f"{TEST}; HR@50 at the validation-selected epoch"
     return [
@@ -645,7 +649,7 @@ def _claims(prof) -> list:
         ("simple", "AttRec beats the strongest simple baseline (ItemKNN, EASE, SR, SKNN) on every data set",
          "as RQ1, among the simple baselines (each tuned on validation)", hr_mrr,
          "not compared: the paper's baselines are all learned models", "-", "beyond the paper",
-         lambda p, c: _gather_comparison(p, c, [m for m in study.SIMPLE_BASELINES]), rule_comparison),
+         lambda p, c: _gather_comparison(p, c, [m for m in profiles.SIMPLE_BASELINES]), rule_comparison),
         ("self_attention", "RQ2: self-attention improves AttRec (Table 3)",
          "per set (data set, and the sparse sets at L = 3 and 5) with against without self-attention; pass: better "
          "with (Holm p < 0.05); fail: better without; L = 2 with the diagonal masked not counted (the same model)",
@@ -801,7 +805,7 @@ def sparse_ablation_runs(prof, table: str) -> pd.DataFrame:
     specs = claim_specs.cached_groups(builders[table](prof), lambda s: (s.dataset, s.model_config["seq_len"]))
     if not specs:
         return pd.DataFrame(columns=["set", "dataset", "hr@50", CHOICE])
-    df = experiments.run_grid(specs, progress=False)
+    df = grid.run_grid(specs, progress=False)
     df["set"] = [_sparse_label(d, int(L), True) for d, L in zip(df["dataset"], df["cfg.seq_len"])]
     return df
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import psutil
 
 from ..settings import paths
-from ..study import specs as study
+from ..study import all_runs, profiles
 
 _COMPARED = ("history", "selections", "per_user", "epochs_run")
 
@@ -101,13 +101,13 @@ def compare(a: Path, b: Path) -> dict:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m attrec_lib.bench.grid_wall", description=__doc__.split("\n")[0])
-    parser.add_argument("--profile", default="quick", choices=study.PROFILES)
+    parser.add_argument("--profile", default="quick", choices=profiles.PROFILES)
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2],
                         help="worker counts to time, in order (0: serial, in one process)")
     parser.add_argument("--sample", type=float, default=0.5, help="seconds between memory samples")
     parser.add_argument("--out", default=None, help="JSON to write (default bench/grid-wall-<profile>.json)")
     args = parser.parse_args(argv)
-    specs = study.all_specs(study.profile(args.profile))
+    specs = all_runs.all_specs(profiles.profile(args.profile))
     print(f"profile {args.profile}: {len(specs)} runs from an empty cache, worker counts {args.workers}; "
           f"estimate: `python -m attrec_lib plan --profile {args.profile}`", flush=True)
     report = {"profile": args.profile, "runs": len(specs), "machine": platform.node(),

@@ -16,7 +16,7 @@ things follow that the paper does not discuss, and this module makes both measur
   no longer teach re-consumption, and masking the history is the same as the authors'
   released code's masking of every training item. Leaving repeat targets out of evaluation
   instead would keep training as it is; that view is already in the cached per-user ranks
-  (``attrec_lib.repeats``), so the rerun adds the other one.
+  (``attrec_lib.analysis.repeats``), so the rerun adds the other one.
 * **One global timeline.** Leave-last-out cuts each user at their own last moment, so models
   train on other users' interactions after that moment (Ji, Sun, Zhang, Li, "A Critical Study
   on Data Leakage in Recommender System Offline Evaluation", TOIS 2023). ``"global_time:<q>"``

@@ -1,6 +1,6 @@
 """Where the runs of a grid execute: in this process, or as Ray tasks.
 
-:func:`experiments.run_grid` hands its specs to :func:`run_specs`, which reads the cached ones
+:func:`grid.run_grid` hands its specs to :func:`run_specs`, which reads the cached ones
 and computes the others on one of three engines:
 
 * ``workers=0``: one run after another in this process (for debugging; per-run epoch bars).
@@ -33,19 +33,17 @@ this grid actually take.
 from __future__ import annotations
 
 import contextlib
-import functools
 import ipaddress
-import json
 import os
-import statistics
 import sys
 import time
 from dataclasses import dataclass
 
 import torch
 
-from ..runs import store as experiments
-from ..settings import paths
+from ..runs import compute, runspec, store
+from . import local
+from .eta import GridProgress
 
 LOOPBACK = "127.0.0.1"
 # Ray rewrites a loopback node address to the machine's routable one unless this is "0" (the
@@ -55,7 +53,7 @@ _RAY_SINGLE_MACHINE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 @dataclass(frozen=True)
 class Failure:
-    spec: experiments.RunSpec
+    spec: runspec.RunSpec
     error: str  # the last attempt's error, as the worker raised it
 
     def describe(self) -> str:
@@ -107,154 +105,18 @@ def resolve(workers=None, address=None) -> tuple[int | None, str | None]:
 
 # ---------------------------------------------------------------- ETA from recorded epoch times
 
-def _recorded_runs() -> list[dict]:
-    """(dataset, model, seconds per epoch, epochs run, evaluation seconds) of every cached run."""
-    out = []
-    for path in sorted(paths.results_dir().glob("*.json")):
-        try:
-            r = json.loads(path.read_text())
-            per_epoch, epochs = float(r["seconds_per_epoch"]), int(r["epochs_run"])
-            wall = r.get("wall_seconds")  # absent: no evaluation overhead known
-            out.append({"dataset": r["spec"]["dataset"], "model": r["spec"]["model"], "per_epoch": per_epoch,
-                        "epochs": epochs, "total": per_epoch * epochs if wall is None else float(wall),
-                        "cap": (r["spec"].get("train_config") or {}).get("epochs")})
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # an unreadable file only costs the estimate one sample
-    return out
-
-
-@functools.lru_cache(maxsize=None)
-def _train_interactions(dataset: str) -> int | None:
-    """Training items of ``dataset`` under the validation protocol (the size an epoch scales
-    with); None when the data set cannot be loaded here."""
-    try:
-        return int(sum(len(seq) for seq in experiments.load_split(dataset, "stable", True).train))
-    except Exception:  # no data here: no size, so no scaled estimate
-        return None
-
-
-def estimate_seconds(specs, recorded=None, with_basis: bool = False) -> list:
-    """Expected wall seconds of each spec: the median recorded seconds per epoch of cached runs of
-    the same model and data set, times the median number of epochs they ran (capped by the spec's
-    epoch limit; runs under the spec's own epoch cap where there are any, else the model's runs
-    under that cap on other data sets, since a longer cap lets a run go on), scaled by their
-    median ratio of wall time to training time (evaluation overhead). Where the model has runs on other data sets only, their per-epoch time per training
-    item times this data set's training items (and their median epochs and overhead). None where
-    the model has no cached run at all. ``with_basis``: (seconds, "same" | "scaled" | None) pairs."""
-    recorded = _recorded_runs() if recorded is None else recorded
-    by_pair: dict = {}
-    by_model: dict = {}
-    for r in recorded:
-        by_pair.setdefault((r["dataset"], r["model"]), []).append(r)
-        by_model.setdefault(r["model"], []).append(r)
-    out = []
-    for spec in specs:
-        runs, basis = by_pair.get((spec.dataset, spec.model)), "same"
-        per_epoch = statistics.median(r["per_epoch"] for r in runs) if runs else None
-        if not runs and by_model.get(spec.model) and _train_interactions(spec.dataset):
-            runs = [r for r in by_model[spec.model] if _train_interactions(r["dataset"])]
-            if runs:
-                basis = "scaled"
-                per_item = statistics.median(r["per_epoch"] / _train_interactions(r["dataset"]) for r in runs)
-                per_epoch = per_item * _train_interactions(spec.dataset)
-        if not runs:
-            out.append((None, None) if with_basis else None)
-            continue
-        cap = spec.train_config.get("epochs")
-        epochs = min(statistics.median(r["epochs"] for r in _same_cap(runs, by_model[spec.model], cap)), cap or 10**9)
-        overhead = statistics.median(r["total"] / max(r["per_epoch"] * r["epochs"], 1e-12) for r in runs)
-        seconds = per_epoch * epochs * overhead
-        out.append((seconds, basis) if with_basis else seconds)
-    return out
-
-
-def _same_cap(runs: list, model_runs: list, cap) -> list:
-    """The runs whose epoch count says how long a run under epoch cap ``cap`` goes: ``runs`` (the
-    same data set) under that cap, else the model's runs under that cap anywhere, else ``runs``."""
-    for pool in (runs, model_runs):
-        same = [r for r in pool if r.get("cap") == cap]
-        if same:
-            return same
-    return runs
-
-
-class GridProgress:
-    """One bar over the runs of a grid, with an ETA in the postfix.
-
-    The ETA is the estimated seconds still to run divided by the number of parallel workers,
-    times the ratio of measured to estimated seconds of the runs finished so far (1 before any).
-    A run with no recorded estimate counts as the median estimate; with no estimate at all, as the
-    mean measured time of the runs finished so far (no ETA before the first finishes).
-    """
-
-    def __init__(self, specs, workers: int, enabled: bool = True):
-        from tqdm.auto import tqdm
-        estimates = estimate_seconds(specs)
-        known = [e for e in estimates if e is not None]
-        fill = statistics.median(known) if known else None
-        self.estimate = {s.key: (e if e is not None else fill) for s, e in zip(specs, estimates)}
-        self.workers = max(int(workers), 1)
-        self.left = len(specs)
-        self.remaining = sum(self.estimate.values()) if fill is not None else None
-        self.measured = self.expected = 0.0
-        self.finished: list[float] = []
-        self.failed = 0
-        self.bar = tqdm(total=len(specs), unit="run", desc="grid", file=sys.stderr, disable=not enabled,
-                        dynamic_ncols=True, bar_format="{desc}: {bar} {n}/{total} runs [{elapsed}{postfix}]")
-        self._show()
-
-    def eta_seconds(self) -> float | None:
-        if self.remaining is not None:
-            ratio = self.measured / self.expected if self.expected > 0 else 1.0
-            return self.remaining * ratio / self.workers
-        if self.finished:
-            return statistics.fmean(self.finished) * self.left / self.workers
-        return None
-
-    def _show(self):
-        eta = self.eta_seconds()
-        text = "ETA unknown until a run finishes (none of these is cached)" if eta is None else f"ETA {_clock(eta)}"
-        fails = f", {self.failed} failed" if self.failed else ""
-        self.bar.set_postfix_str(f"{text}{fails}", refresh=True)
-
-    def done(self, spec, seconds: float | None, failed: bool = False):
-        est = self.estimate.get(spec.key)
-        self.left -= 1
-        if seconds is not None:
-            self.finished.append(seconds)
-        if est is not None and self.remaining is not None:
-            self.remaining = max(self.remaining - est, 0.0)
-            if seconds is not None:
-                self.measured += seconds
-                self.expected += est
-        self.failed += int(failed)
-        self.bar.update(1)
-        self._show()
-
-    def write(self, text: str):
-        self.bar.write(text, file=sys.stderr)
-
-    def close(self):
-        self.bar.close()
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(round(seconds))
-    h, rest = divmod(seconds, 3600)
-    return f"{h}:{rest // 60:02d}:{rest % 60:02d}"
-
 
 # ---------------------------------------------------------------- the task (runs in any process)
 
 def run_task(spec_dict: dict, driver_source: str, device=None) -> dict:
     """One run, executed wherever the engine put it; returns the result record (writes nothing)."""
     import socket
-    mine = experiments.code_version()["source_sha256"]
+    mine = store.code_version()["source_sha256"]
     if mine != driver_source:
         raise RuntimeError(f"the worker on {socket.gethostname()} has library source {mine} but the driver "
                            f"has {driver_source}: install the same commit of the study on every node")
     torch.set_num_threads(1)  # a Ray worker runs one run at a time: one thread for good
-    return experiments.execute(experiments.RunSpec.from_dict(spec_dict), device=device, progress=False)
+    return compute.execute(runspec.RunSpec.from_dict(spec_dict), device=device, progress=False)
 
 
 # ---------------------------------------------------------------- engines
@@ -271,7 +133,7 @@ def run_specs(specs, workers=None, address=None, device=None, progress: bool = T
     results, missing = {}, []
     for spec in specs:
         if spec.key not in results:
-            results[spec.key] = experiments.load_result(spec)
+            results[spec.key] = store.load_result(spec)
             if results[spec.key] is None:
                 missing.append(spec)
     if progress:
@@ -287,7 +149,7 @@ def run_specs(specs, workers=None, address=None, device=None, progress: bool = T
 
 def _in_process(specs, device, progress) -> dict:
     """One run after another in this process, in the grid's order (a failure stops the grid)."""
-    return experiments.run_in_process(specs, device=device, progress=progress)[0]
+    return local.run_in_process(specs, device=device, progress=progress)[0]
 
 
 def _is_loopback(address: str | None) -> bool:
@@ -468,7 +330,7 @@ def _prepare_data(specs):
 
 def _on_ray(specs, workers, address, device, progress) -> tuple[dict, list[Failure]]:
     _prepare_data(specs)
-    source = experiments.code_version()["source_sha256"]
+    source = store.code_version()["source_sha256"]
     results, failures = {}, []
     with _ray_session(workers, address) as ray:
         cpus = int(ray.cluster_resources().get("CPU", 1))
@@ -494,7 +356,7 @@ def _on_ray(specs, workers, address, device, progress) -> tuple[dict, list[Failu
                         bar.write(f"failed: {failures[-1].describe()}")
                         bar.done(spec, None, failed=True)
                         continue
-                    experiments._write_atomic(experiments.result_path(spec), result)
+                    store.write_result(store.result_path(spec), result)
                     results[spec.key] = result
                     bar.done(spec, time.time() - started)
         except KeyboardInterrupt:
@@ -526,22 +388,3 @@ def command_line_workers(workers=None, address=None) -> int | None:
     return workers
 
 
-def fill_profile(prof, workers=None, address=None, device=None, progress: bool = True, parts=None) -> int:
-    """Compute every run the notebooks of profile ``prof`` need and return how many runs it has:
-    first :func:`study.all_specs`, then what is chosen on the validation results of the first
-    phase: the omega-tuned AttRec runs (their sweep is Figure 4's) and each tuned model's chosen
-    setting with the table's seeds (after the tuning trials). ``parts``: only these groups of
-    :data:`study.PARTS`, and the second-phase runs that follow from them."""
-    from ..study import specs as study
-    specs = study.all_specs(prof, parts=parts)
-    run_specs(specs, workers=workers, address=address, device=device, progress=progress)
-    # Second phase: what is chosen on the first phase's validation results.
-    tuned = []
-    if parts is None or "figure4" in parts:
-        tuned += study.tuned_specs(prof)
-    if parts is None or "tuning-trials" in parts:
-        tuned += study.tuned_table2_specs(prof)
-    tuned = [s for s in tuned if s not in specs]
-    if tuned:
-        run_specs(tuned, workers=workers, address=address, device=device, progress=progress)
-    return len(specs) + len(tuned)

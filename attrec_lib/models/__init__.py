@@ -103,7 +103,7 @@ def build(name: str, n_users: int, n_items: int, config) -> SequentialRecommende
 
 
 def search_space(name: str) -> dict:
-    """The model's tuning search space (see tuning.py); empty when it has nothing to tune."""
+    """The model's tuning search space (see study/tuning.py); empty when it has nothing to tune."""
     return dict(model_class(name).search_space)
 
 

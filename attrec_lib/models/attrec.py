@@ -48,8 +48,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..study.tuning import Choice
-from .base import Batch, ModelConfig, SequentialRecommender, check_choice, check_range, squared_distances
+from .distributions import Choice
+from .base import (Batch, ModelConfig, SequentialRecommender, check_choice, check_range, compile_enabled,
+                   squared_distances)
 
 
 @dataclass(frozen=True)
@@ -385,8 +386,7 @@ class _AttRecLoss(torch.autograd.Function):
 
 
 def compile_fast_loss() -> bool:
-    """torch.compile the fused loss (``ATTREC_COMPILE``, see train.compile_enabled)."""
-    from ..training.train import compile_enabled
+    """torch.compile the fused loss (``ATTREC_COMPILE``, see :func:`base.compile_enabled`)."""
     return compile_enabled()
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..study.tuning import LogUniform
+from .distributions import LogUniform
 from ._shared import bpr_loss, normal_table, sq
 from .base import Batch, ModelConfig, SequentialRecommender, check_range
 

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..study.tuning import Choice, LogUniform
+from .distributions import Choice, LogUniform
 from ._shared import bce_loss, padded_table
 from .base import Batch, ModelConfig, SequentialRecommender, check_range
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..study.tuning import LogUniform
+from .distributions import LogUniform
 from ._neighbourhood import empty_sparse, profiles, to_torch_sparse, user_item_matrix
 from .base import FittedRecommender, ModelConfig, check_range
 

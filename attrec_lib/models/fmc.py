@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..study.tuning import LogUniform
+from .distributions import LogUniform
 from .fpmc import FPMC, FPMCConfig
 
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..study.tuning import LogUniform
+from .distributions import LogUniform
 from ._shared import bce_loss, normal_table, padded_table, sq
 from .base import Batch, ModelConfig, SequentialRecommender, check_range
 

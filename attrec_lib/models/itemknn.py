@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from ..study.tuning import Choice
+from .distributions import Choice
 from ._neighbourhood import empty_sparse, profiles, times_sparse, to_torch_sparse, user_item_matrix
 from .base import FittedRecommender, ModelConfig, check_range
 

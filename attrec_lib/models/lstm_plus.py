@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..study.tuning import Choice, LogUniform
+from .distributions import Choice, LogUniform
 from . import attrec
 from .base import check_choice
 

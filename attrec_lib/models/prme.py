@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..study.tuning import LogUniform
+from .distributions import LogUniform
 from ._shared import TRAIN_PREV_CHOICES, bpr_loss, normal_table, padded_table, previous_items, sq
 from .base import Batch, ModelConfig, SequentialRecommender, check_choice, check_range, squared_distances
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..study.tuning import Choice, LogUniform
+from .distributions import Choice, LogUniform
 from ._shared import bce_loss
 from .base import Batch, ModelConfig, SequentialRecommender, check_range
 

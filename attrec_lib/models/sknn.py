@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..study.tuning import Choice
+from .distributions import Choice
 from ._neighbourhood import empty_sparse, times_sparse, to_torch_sparse, user_item_matrix
 from .base import FittedRecommender, ModelConfig, check_range
 

@@ -24,7 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 
-from ..study.tuning import Choice
+from .distributions import Choice
 from ._neighbourhood import (DISTANCE_WEIGHTS, distance_weights, empty_sparse, input_weights, times_sparse, to_torch_sparse)
 from .base import FittedRecommender, ModelConfig, check_choice, check_range
 

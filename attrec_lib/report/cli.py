@@ -15,6 +15,17 @@ import sys
 
 import torch
 
+from .. import models
+from ..data import dataset_names
+from ..data.preprocess import TIE_RULES
+from ..data.registry import SYNTHETIC
+from ..engines import grid, ray_engine
+from ..runs import compute, runspec, store
+from ..settings import paths
+from ..study import all_runs, profiles
+from ..training.train import PROTOCOLS
+from . import paper
+
 
 def _parse_value(text: str):
     try:
@@ -61,13 +72,6 @@ def check_seed(seed: int) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .. import models
-    from . import paper
-    from ..data import dataset_names
-    from ..data.registry import SYNTHETIC
-    from ..data.preprocess import TIE_RULES
-    from ..study.specs import PARTS, PROFILES
-    from ..training.train import PROTOCOLS
 
     parser = argparse.ArgumentParser(prog="python -m attrec_lib", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -92,8 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     r.add_argument("--no-cache", action="store_true", help="compute even if a cached result exists")
     g = sub.add_parser("grid", help="run every spec a notebook profile needs (skips cached runs)")
-    g.add_argument("--profile", default=paper.PUBLISHED_PROFILE, choices=PROFILES,
-                   help=f"one of: {', '.join(PROFILES)} (default {paper.PUBLISHED_PROFILE})")
+    g.add_argument("--profile", default=paper.PUBLISHED_PROFILE, choices=profiles.PROFILES,
+                   help=f"one of: {', '.join(profiles.PROFILES)} (default {paper.PUBLISHED_PROFILE})")
     g.add_argument("--shard", default="0/1", type=_shard,
                    help="i/n with 0 <= i < n: run every n-th missing spec starting at i (parallel workers)")
     g.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
@@ -102,12 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--address", default=None,
                    help="join the Ray cluster at this address (default: $RAY_ADDRESS) instead of starting one")
     g.add_argument("--list", action="store_true", help="only print the specs and whether they are cached")
-    g.add_argument("--part", action="append", choices=PARTS, metavar="PART",
+    g.add_argument("--part", action="append", choices=all_runs.PARTS, metavar="PART",
                    help="only these groups of runs (repeatable), e.g. --part tuning-trials to go on with the "
-                        f"tuning; one of: {', '.join(PARTS)}")
+                        f"tuning; one of: {', '.join(all_runs.PARTS)}")
     pl = sub.add_parser("plan", help="print the runs a profile needs, how many are cached, and the estimated time")
-    pl.add_argument("--profile", default=paper.PUBLISHED_PROFILE, choices=PROFILES,
-                    help=f"one of: {', '.join(PROFILES)} (default {paper.PUBLISHED_PROFILE})")
+    pl.add_argument("--profile", default=paper.PUBLISHED_PROFILE, choices=profiles.PROFILES,
+                    help=f"one of: {', '.join(profiles.PROFILES)} (default {paper.PUBLISHED_PROFILE})")
     pl.add_argument("--by-part", action="store_true",
                     help="also one line per group of runs (the names `grid --part` takes)")
     pa = sub.add_parser("paper", help="execute the notebooks and publish them when all succeeded (make paper)")
@@ -128,7 +132,6 @@ def _shard(text: str) -> tuple:
 
 
 def main(argv=None) -> int:
-    from ..settings import paths
     args = build_parser().parse_args(argv)
     paths.absolute_environment()  # relative paths in the environment: against where the command started
     try:
@@ -148,30 +151,26 @@ def _dispatch(args) -> int:
     if args.command == "grid":
         return _grid(args)
     if args.command == "plan":
-        from .paper import print_plan
-        print_plan(args.profile, by_part=args.by_part)
+        paper.print_plan(args.profile, by_part=args.by_part)
         return 0
     if args.command == "paper":
-        from . import paper
         return paper.run(args)
     if args.command == "compact":
-        from ..runs import store as experiments
-        out = experiments.compact_results()
+        out = store.compact_results()
         print(f"{out['rewritten']} of {out['files']} result file(s) rewritten packed ({out['skipped']} stale or "
               f"damaged left as is); results/ {out['bytes_before'] / 2**20:.1f} MiB -> "
               f"{out['bytes_after'] / 2**20:.1f} MiB")
         return 0
-    from ..runs import store as experiments
     check_seed(args.seed)
     train = _pairs(args.train, "train")
     if args.epochs is not None:
         train["epochs"] = args.epochs
-    spec = experiments.make_spec(args.dataset, args.model, args.preset, args.seed, args.protocol,
+    spec = runspec.make_spec(args.dataset, args.model, args.preset, args.seed, args.protocol,
                                  args.tie_rule, train, **_pairs(args.set, "set"))
     if args.no_cache:
-        result = experiments.execute(spec, device=args.device)
+        result = compute.execute(spec, device=args.device)
     else:
-        result = experiments.run(spec, device=args.device)
+        result = compute.run(spec, device=args.device)
     print(f"run {spec.key}: {spec.dataset} {spec.model} preset={args.preset} seed={spec.seed} "
           f"protocol={spec.protocol} on {result['device']}")
     print(f"{result['epochs_run']} epochs, {result['seconds_per_epoch']:.3f} s/epoch (median), "
@@ -183,39 +182,35 @@ def _dispatch(args) -> int:
 
 
 def _grid(args) -> int:
-    from ..runs import store as experiments
-    from ..study import specs as study
-    from .paper import checked_profile
     index, count = args.shard
-    prof = checked_profile(args.profile)
-    specs = study.all_specs(prof, parts=args.part)
-    plan = experiments.plan(specs)
+    prof = paper.checked_profile(args.profile)
+    specs = all_runs.all_specs(prof, parts=args.part)
+    plan = grid.plan(specs)
     missing = list(plan.missing)
     print(f"profile {prof.name}: {plan.describe()}", flush=True)
     if args.list:
         for s in specs:
             state = "missing" if s in missing else "cached"
             print(f"{s.key} {state:8} {s.dataset:18} {s.model:10} seed={s.seed}")
-        stale = experiments.stale_results()
+        stale = store.stale_results()
         print(f"{len(stale)} file(s) under results/ are never served (another results version or format, "
-              f"or broken; current version {experiments.RESULTS_VERSION}):")
+              f"or broken; current version {runspec.RESULTS_VERSION}):")
         for path, reason in stale:
             print(f"  stale {path.name}: {reason.split(': ', 1)[-1]}")
         return 0
-    from ..engines import ray_engine as execution
-    workers = execution.command_line_workers(args.workers, args.address)
+    workers = ray_engine.command_line_workers(args.workers, args.address)
     try:
-        execution.resolve(workers, args.address)
+        ray_engine.resolve(workers, args.address)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     try:
         if count == 1:
-            execution.fill_profile(prof, workers=workers, address=args.address, device=args.device,
+            all_runs.fill_profile(prof, workers=workers, address=args.address, device=args.device,
                                    parts=args.part)
         else:
-            execution.run_specs(missing[index::count], workers=workers, address=args.address, device=args.device)
-    except execution.GridFailed as err:
+            ray_engine.run_specs(missing[index::count], workers=workers, address=args.address, device=args.device)
+    except ray_engine.GridFailed as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

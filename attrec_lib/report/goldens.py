@@ -9,7 +9,7 @@ two minutes on one core; every batch, negative draw, evaluation and selection is
 any change of numbers shows.
 
 A change of numbers fails the golden test until the goldens and
-``experiments.RESULTS_VERSION`` change together: :func:`regenerate` (``make goldens``) writes the
+``runspec.RESULTS_VERSION`` change together: :func:`regenerate` (``make goldens``) writes the
 goldens and records their digest under the current results version in ``VERSIONS.json``; it
 refuses to record different numbers under a version that already has a digest (bump the
 version first). Every number is compared exactly: runs use one thread on the CPU, so the same
@@ -28,7 +28,8 @@ import sys
 
 import torch
 
-from ..runs import store as experiments
+from ..runs import runspec
+from ..runs.compute import execute
 from .. import models
 from ..settings import paths
 from ..settings.atomic import replace_atomically
@@ -62,12 +63,12 @@ def _movielens_settings(model: str) -> dict:
 
 def golden_specs() -> dict:
     """name -> RunSpec of every golden run."""
-    specs = {f"{GOLDEN_DATASET}-{m}-paper": experiments.make_spec(GOLDEN_DATASET, m, "paper", train=_train(),
+    specs = {f"{GOLDEN_DATASET}-{m}-paper": runspec.make_spec(GOLDEN_DATASET, m, "paper", train=_train(),
                                                                     **_movielens_settings(m))
              for m in models.model_names()}
-    specs[f"{GOLDEN_DATASET}-attrec-released_code"] = experiments.make_spec(
+    specs[f"{GOLDEN_DATASET}-attrec-released_code"] = runspec.make_spec(
         GOLDEN_DATASET, "attrec", "released_code", train=_train(), **_movielens_settings("attrec"))
-    specs["synthetic-planted-attrec-paper"] = experiments.make_spec(
+    specs["synthetic-planted-attrec-paper"] = runspec.make_spec(
         "synthetic-planted", "attrec", "paper", train={"epochs": GOLDEN_EPOCHS, "patience": 0},
         d=16, seq_len=3, n_targets=2)
     return specs
@@ -82,9 +83,9 @@ def golden_record(name: str, spec, result: dict) -> dict:
     selection's epoch and metrics, and a digest of each selection's per-user test ranks."""
     return {
         "name": name,
-        "results_version": experiments.RESULTS_VERSION,
+        "results_version": runspec.RESULTS_VERSION,
         "spec": spec.canonical(),
-        "data_fingerprint": experiments.data_fingerprint(spec.dataset, spec.tie_rule),
+        "data_fingerprint": runspec.data_fingerprint(spec.dataset, spec.tie_rule),
         "history": result["history"],
         "selections": result["selections"],
         "test_ranks_sha256": {sel: _ranks_digest(pu["test_ranks"]) for sel, pu in result["per_user"].items()},
@@ -172,7 +173,7 @@ def record_platform(directory=None, progress: bool = True) -> dict:
     """Record this machine's exact copy of the goldens, refused where any number is beyond
     :data:`TOLERANCE` of the reference set (that is a change of code, not of CPU)."""
     directory = directory or goldens_dir()
-    version = experiments.RESULTS_VERSION
+    version = runspec.RESULTS_VERSION
     reference = read_goldens(directory)
     ledger = read_ledger(directory)
     if ledger.get(version) != digest(reference):
@@ -196,7 +197,7 @@ def record_platform(directory=None, progress: bool = True) -> dict:
 
 
 def compute(name: str, spec) -> dict:
-    return golden_record(name, spec, experiments.execute(spec, device="cpu", progress=False))
+    return golden_record(name, spec, execute(spec, device="cpu", progress=False))
 
 
 def _text(record: dict) -> str:
@@ -238,7 +239,7 @@ def regenerate(directory=None, progress: bool = True) -> dict:
     """Recompute every golden run; write the files only once all are computed, and record their
     digest under the current results version (refused if that version has other numbers)."""
     directory = directory or goldens_dir()
-    version = experiments.RESULTS_VERSION
+    version = runspec.RESULTS_VERSION
     records = {}
     for name, spec in golden_specs().items():
         if progress:
@@ -248,7 +249,7 @@ def regenerate(directory=None, progress: bool = True) -> dict:
     ledger = read_ledger(directory)
     if ledger.get(version, new_digest) != new_digest:
         raise SystemExit(
-            f"the golden numbers changed but experiments.RESULTS_VERSION is still {version} (recorded digest "
+            f"the golden numbers changed but runspec.RESULTS_VERSION is still {version} (recorded digest "
             f"{ledger[version]}, now {new_digest}): bump RESULTS_VERSION in the same commit, then rerun "
             "`make goldens`")
     ledger[version] = new_digest
@@ -274,10 +275,10 @@ def main(argv=None) -> int:
     if args.platform:
         payload = record_platform()
         print(f"wrote {len(payload['runs'])} golden runs of platform {platform_id()} "
-              f"({payload['platform']}) for results version {experiments.RESULTS_VERSION}")
+              f"({payload['platform']}) for results version {runspec.RESULTS_VERSION}")
         return 0
     records = regenerate()
-    print(f"wrote {len(records)} golden runs for results version {experiments.RESULTS_VERSION} "
+    print(f"wrote {len(records)} golden runs for results version {runspec.RESULTS_VERSION} "
           f"(digest {digest(records)}) to tests/goldens/")
     return 0
 

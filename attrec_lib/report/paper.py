@@ -51,9 +51,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from ..data import dataset_names, is_available
+from ..engines import grid, ray_engine
 from ..settings import paths
 from ..settings.atomic import replace_atomically
-from ..data import dataset_names, is_available
+from ..study import all_runs, decisions, profiles
+
 
 PUBLISHED_PROFILE = "full"  # the profile the committed notebooks, figures and CSVs were built with
 # The data sets each profile takes when present (the profiles keep only those present).
@@ -66,11 +69,10 @@ def default_notebooks() -> list:
 
 
 def add_arguments(parser) -> None:
-    from ..study.specs import PROFILES
     parser.add_argument("notebooks", nargs="*", type=Path,
                         help="notebooks to execute, in the order given (default: every notebooks/NN-*.ipynb)")
-    parser.add_argument("--profile", default=PUBLISHED_PROFILE, choices=PROFILES,
-                        help=f"experiment profile, one of {', '.join(PROFILES)} (default {PUBLISHED_PROFILE}: the "
+    parser.add_argument("--profile", default=PUBLISHED_PROFILE, choices=profiles.PROFILES,
+                        help=f"experiment profile, one of {', '.join(profiles.PROFILES)} (default {PUBLISHED_PROFILE}: the "
                              f"committed one)")
     parser.add_argument("--fresh", action="store_true",
                         help="recompute every run this build needs instead of reading the cache")
@@ -104,8 +106,7 @@ def absent_datasets(profile: str) -> list:
 
 def checked_profile(name: str):
     """The profile ``name``; one clear error when none of its data sets is available."""
-    from ..study import specs as study
-    prof = study.profile(name)
+    prof = profiles.profile(name)
     if not prof.table2_datasets:
         absent = absent_datasets(name)
         mirror = os.environ.get("ATTREC_DATA_MIRROR")
@@ -128,8 +129,7 @@ def committed_datasets(figures: Path | None = None) -> list:
 def check_publishable(profile: str, allow_missing: bool = False) -> None:
     """Refuse (ValueError, one line) to publish ``profile`` over the committed files when data sets
     the committed notebooks have are not in it."""
-    from ..study import specs as study
-    have = set(study.profile(profile).table2_datasets)
+    have = set(profiles.profile(profile).table2_datasets)
     lost = [d for d in committed_datasets() if d not in have]
     if lost and not allow_missing:
         raise ValueError(f"refusing to publish profile {profile!r}: the committed notebooks have data set(s) "
@@ -139,20 +139,18 @@ def check_publishable(profile: str, allow_missing: bool = False) -> None:
 
 def print_plan(profile: str, by_part: bool = False) -> None:
     """The plan of a profile; ``by_part``: then one line per group of runs (``grid --part``)."""
-    from ..runs import store as experiments
-    from ..study import specs as study
     prof = checked_profile(profile)
     absent = absent_datasets(profile)
     if absent:
         print(f"absent data sets, left out of this plan (no raw files here): {', '.join(absent)}", flush=True)
-    print(experiments.plan(study.all_specs(prof)).describe(), flush=True)
-    pending = study.pending_tuned_rows(prof)
+    print(grid.plan(all_runs.all_specs(prof)).describe(), flush=True)
+    pending = decisions.pending_tuned_rows(prof)
     if pending:
         print(f"then at most {pending} more runs, not counted above: the tuned rows of models whose tuning "
               "trials are not all cached (their settings are chosen after the trials ran)", flush=True)
     if by_part:
-        for part in study.PARTS:
-            p = experiments.plan(study.all_specs(prof, parts=[part]))
+        for part in all_runs.PARTS:
+            p = grid.plan(all_runs.all_specs(prof, parts=[part]))
             hours = p.estimated_seconds / 3600
             unknown = p.to_compute - p.estimated_runs
             print(f"  {part:14} {p.total:5} runs, {p.cached:5} cached, {p.to_compute:5} to compute, "
@@ -362,13 +360,11 @@ def _build(args, notebooks, stage: Path, nb_target: Path, fig_target: Path) -> i
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    from ..engines import ray_engine as execution
-    from ..study import specs as study
-    workers = execution.command_line_workers(args.workers, args.address)
-    execution.resolve(workers, args.address)  # a bad value: one clear error before anything runs
+    workers = ray_engine.command_line_workers(args.workers, args.address)
+    ray_engine.resolve(workers, args.address)  # a bad value: one clear error before anything runs
     try:
-        execution.fill_profile(study.profile(args.profile), workers, args.address)
-    except execution.GridFailed as err:
+        all_runs.fill_profile(profiles.profile(args.profile), workers, args.address)
+    except ray_engine.GridFailed as err:
         print(f"\nmake paper: {err}; nothing was published", file=sys.stderr)
         return 1
     # papermill logs the executing notebook's outputs (run_grid's "[i/n] ..." lines) through the
@@ -438,13 +434,3 @@ def _shown(path: Path):
         return path.resolve().relative_to(paths.REPO_ROOT)
     except ValueError:
         return path
-
-
-def main(argv=None) -> int:
-    """``python -m attrec_lib.report.paper`` is kept as a synonym of ``python -m attrec_lib paper``."""
-    from .cli import main as cli_main
-    return cli_main(["paper", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -83,7 +83,7 @@ def attention_table(weights) -> pd.DataFrame:
 
 
 def _map_dataset(label: str) -> str:
-    """``"ml-100k user 888"`` -> ``"ml-100k"`` (the keys ``experiments.figure3_maps`` returns)."""
+    """``"ml-100k user 888"`` -> ``"ml-100k"`` (the keys ``analysis.attention.figure3_maps`` returns)."""
     return label.rsplit(" user ", 1)[0]
 
 
@@ -229,7 +229,7 @@ def tie_order_shift(shift: pd.DataFrame, title: str = "") -> plt.Figure:
     """HR@50 of each model with the file's order inside ties (stable) and without it (shuffled):
     one panel per data set, one pair of bars per model (mean over seeds, sd as error bars), the
     paper's number as a black tick where it has one. ``shift`` is
-    :func:`attrec_lib.tie_order.shift_table`."""
+    :func:`attrec_lib.analysis.tie_order.shift_table`."""
     return paired_bars(shift, (("stable", "stable ties", "tab:gray"), ("shuffled", "shuffled ties", "tab:orange")),
                        "HR@50 (validation-selected epoch)", title)
 

@@ -95,7 +95,7 @@ def _index(pages: list, figures: list) -> str:
              "<p>Next-item recommendation with self-attentive metric learning, rebuilt from the paper: one "
              "notebook per artifact of the paper, each opening with what it found (written from its numbers) "
              "and ending with its conclusion. The verdict below is decided by rules written in code "
-             "(<code>attrec_lib/verdict.py</code>).</p>",
+             "(<code>attrec_lib/analysis/verdict.py</code>).</p>",
              "<h2>Verdict: which of the paper's claims hold</h2>", _verdict_table(),
              "<h2>The paper's artifacts</h2>"]
     for page in pages:

@@ -19,7 +19,7 @@ started in (:func:`absolute_environment`, called by the command line), not to th
 folder their kernels run in.
 ``ATTREC_RUN_LOG``
     The file that run progress is appended to when a notebook kernel has no terminal to write
-    to (``build/runs.log`` unless set; see ``experiments.run_logger``).
+    to (``build/runs.log`` unless set; see ``engines.local.run_logger``).
 """
 from __future__ import annotations
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import platform
 import time
 from dataclasses import dataclass, field
@@ -30,7 +29,7 @@ import torch
 
 from ..data.sequences import Split, make_windows
 from .evaluate import HistoryIndex, evaluate
-from ..models.base import Batch, check_choice, check_range
+from ..models.base import Batch, check_choice, check_range, compile_enabled
 
 PROTOCOLS = ("valid", "released")
 SELECT_METRIC = "hr@50"
@@ -151,20 +150,6 @@ def make_optimizer(model, cfg: TrainConfig, folded_l2: dict | None = None) -> to
 def _eval_stage(model, split, stage, cfg, device, hist):
     ev = evaluate(model, split, stage, batch_size=cfg.eval_batch_size, device=device, histories=hist)
     return ev, ev.metrics()
-
-
-def compile_enabled() -> bool:
-    """``ATTREC_COMPILE=1`` compiles the training loss with ``torch.compile``.
-
-    Not part of a run's spec: compiled and eager code compute the same thing and differ at float
-    rounding. It pays off for long runs (measured on ML-100K, 2 loaded CPU cores: ~2x faster per
-    batch for AttRec's ``paper`` preset, ~1.6x for ``released_code``) but costs 15-40 s of
-    compilation per process, so it is off by default.
-    """
-    value = os.environ.get("ATTREC_COMPILE", "0").strip().lower()
-    if value not in ("0", "1", "", "false", "true"):
-        raise ValueError(f"ATTREC_COMPILE must be 0 or 1, got {value!r}")
-    return value in ("1", "true")
 
 
 def fit(model, split: Split, cfg: TrainConfig, seed: int, protocol: str = "valid",

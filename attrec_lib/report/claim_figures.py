@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .attention_null import NULL_LABELS, THRESHOLD, column_shares  # noqa: E402
+from ..analysis.attention_null import NULL_LABELS, THRESHOLD, column_shares  # noqa: E402
 
 
 def ablation_bars(df: pd.DataFrame, column: str, value_labels: dict | None = None, title: str = "") -> plt.Figure:

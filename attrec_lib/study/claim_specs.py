@@ -12,17 +12,17 @@
   (tie rule ``user_shuffled:<seed>``), Figure 3's null model beside an untrained AttRec
   (no run: its weights are its initialisation).
 
-Every spec is built with :func:`study.spec_for` (or from a tuned spec), so a run that already
+Every spec is built with :func:`builders.spec_for` (or from a tuned spec), so a run that already
 exists (L = 2 on LastFM is Table 3's own) has its existing key and is read from the cache.
 """
 from __future__ import annotations
 
 import dataclasses
 
-from .runs import store as experiments
-from .study import specs as study, tuning
-from .data.preprocess import USER_SHUFFLED, shuffled_tie_rule
-from .data import is_available
+from ..data import is_available
+from ..data.preprocess import USER_SHUFFLED, shuffled_tie_rule
+from ..runs import runspec, store
+from . import builders, decisions, profiles, tuning
 
 # (data set, sequence lengths L) of the non-degenerate sparse ablations
 SPARSE_ABLATIONS = (("movietweetings-snapshot-100k", (3,)), ("lastfm", (2, 3, 5)))
@@ -41,7 +41,7 @@ def _sparse(prof, settings) -> list:
     for ds, lens in SPARSE_ABLATIONS:
         if ds not in sparse_datasets(prof):
             continue
-        out += [study.spec_for(prof, ds, "attrec", s, seq_len=L, **setting)
+        out += [builders.spec_for(prof, ds, "attrec", s, seq_len=L, **setting)
                 for L in lens for setting in settings for s in prof.seeds]
     return out
 
@@ -53,7 +53,7 @@ def sparse_table3_specs(prof) -> list:
 
 def sparse_table4_specs(prof) -> list:
     """Table 4 (the four aggregations, with self-attention) at each L of :data:`SPARSE_ABLATIONS`."""
-    return _sparse(prof, [{"aggregation": agg} for agg in study.AGGREGATIONS])
+    return _sparse(prof, [{"aggregation": agg} for agg in profiles.AGGREGATIONS])
 
 
 def sparse_ablation_specs(prof) -> list:
@@ -80,8 +80,8 @@ def order_blind_stable_specs(prof) -> list:
     ones' tuned runs, BPRMF's tuned rows where the profile tunes it, else its default ones."""
     out = []
     for ds in _tie_datasets(prof):
-        for m in study.available_models(ORDER_BLIND_RERUN):
-            out.append(study.simple_baseline_spec(prof, ds, m))
+        for m in profiles.available_models(ORDER_BLIND_RERUN):
+            out.append(decisions.simple_baseline_spec(prof, ds, m))
         if "bprmf" in prof.tuned_models and ds in prof.tuned_datasets:
             out += tuning.chosen_runs(prof, ds, "bprmf", prof.tuning, _tie_seeds(prof))
     return out
@@ -102,17 +102,17 @@ def user_shuffled_rule(seed: int) -> str:
 
 
 def figure3_null_spec(prof):
-    """Figure 3's run (:func:`study.figure3_spec`) trained on each user's sequence shuffled."""
-    first = study.figure3_spec(prof)
+    """Figure 3's run (:func:`builders.figure3_spec`) trained on each user's sequence shuffled."""
+    first = builders.figure3_spec(prof)
     return dataclasses.replace(first, tie_rule=user_shuffled_rule(first.seed))
 
 
 def gap_split_specs(prof) -> list:
-    """:func:`study.gap_specs` with the stable tie rule: the released protocol (no validation item)
+    """:func:`builders.gap_specs` with the stable tie rule: the released protocol (no validation item)
     without the authors' tie rule, which splits step (b) of the gap decomposition into the
     held-out validation item and the tie rule."""
-    return [experiments.make_spec(s.dataset, s.model, None, seed=s.seed, protocol="released", tie_rule="stable",
-                                  train=dict(s.train_config), **s.model_config) for s in study.gap_specs(prof)]
+    return [runspec.make_spec(s.dataset, s.model, None, seed=s.seed, protocol="released", tie_rule="stable",
+                                  train=dict(s.train_config), **s.model_config) for s in builders.gap_specs(prof)]
 
 
 def cached_groups(specs, by) -> list:
@@ -122,7 +122,7 @@ def cached_groups(specs, by) -> list:
     groups: dict = {}
     for spec in specs:
         groups.setdefault(by(spec), []).append(spec)
-    return [s for group in groups.values() if all(experiments.load_result(x) is not None for x in group) for s in group]
+    return [s for group in groups.values() if all(store.load_result(x) is not None for x in group) for s in group]
 
 
 def all_specs(prof) -> list:

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .study import specs as study, tuning
+from ..rules import selection
+from ..study import decisions, tuning
 
 ATTREC = "attrec"
 
@@ -34,12 +35,12 @@ def curve(trials: pd.DataFrame) -> pd.DataFrame:
 
 def budget_curves(prof) -> pd.DataFrame:
     """:func:`curve` of every tuning of ``prof`` on every tuned data set, with ``dataset`` and
-    ``model`` (:func:`study.tuning_name`) columns. Runs the trials the cache lacks."""
+    ``model`` (:func:`decisions.tuning_name`) columns. Runs the trials the cache lacks."""
     parts = []
     for ds in prof.tuned_datasets:
-        for m, fixed in study.tunings(prof):
+        for m, fixed in decisions.tunings(prof):
             trials = tuning.tune(prof, ds, m, prof.tuning, fixed=fixed)["trials"]
-            parts.append(curve(trials).assign(dataset=ds, model=study.tuning_name(m, fixed)))
+            parts.append(curve(trials).assign(dataset=ds, model=decisions.tuning_name(m, fixed)))
     if not parts:
         return pd.DataFrame(columns=["dataset", "model", "trials", "chosen trial", "chosen is default",
                                      "valid HR@50", "test HR@50 (not used)"])
@@ -58,7 +59,7 @@ def standing(curves: pd.DataFrame, baselines) -> pd.DataFrame:
         if ATTREC not in at.index or not present:
             continue
         candidates = at.loc[present].reset_index()
-        best = candidates.iloc[tuning.choose(candidates.rename(columns={"valid HR@50": tuning.CHOICE_METRIC}))]
+        best = candidates.iloc[tuning.choose(candidates.rename(columns={"valid HR@50": selection.CHOICE_METRIC}))]
         attrec_test = float(at.loc[ATTREC, "test HR@50 (not used)"])
         rows.append({"dataset": ds, "trials": int(n), "strongest baseline": best["model"],
                      "baseline test HR@50": float(best["test HR@50 (not used)"]),

@@ -6,7 +6,7 @@ with one shared projection (W_Q = W_K) can produce such columns without learning
 item whose embedding has a large norm scores high against every query. So the same statistic is
 measured, over *every* user's test input (not two), on three models:
 
-* ``trained``: Figure 3's own run (:func:`study.figure3_spec`) at its validation-selected epoch;
+* ``trained``: Figure 3's own run (:func:`builders.figure3_spec`) at its validation-selected epoch;
 * ``untrained``: the same architecture at its initialisation (seeded; nothing learned);
 * ``trained on shuffled sequences``: the same settings trained on each user's sequence in a random
   order (tie rule ``user_shuffled:<seed>``, :func:`claim_specs.figure3_null_spec`): it learns the
@@ -25,9 +25,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from . import claim_specs, models, stats
-from .runs import store as experiments
-from .study import specs as study
+from .. import models
+from ..rules import stats
+from ..runs import compute, runspec
+from ..study import claim_specs
+from ..study import builders
 
 NULL_LABELS = ("trained", "untrained", "trained on shuffled sequences")
 ORDER_FREE = 0.9  # the shuffled model keeps this share of the gain or more: the pattern does not need the order
@@ -61,15 +63,15 @@ def _untrained(spec, split):
 def all_maps(prof) -> dict:
     """``{label: (users, L, L) attention weights}`` of the three models of the module docstring
     on every user's test input (trains the null model's weights if they are not cached)."""
-    spec = study.figure3_spec(prof)
+    spec = builders.figure3_spec(prof)
     null = claim_specs.figure3_null_spec(prof)
-    split = experiments.load_split(spec.dataset, spec.tie_rule, True)
-    null_split = experiments.load_split(null.dataset, null.tie_rule, True)
+    split = runspec.load_split(spec.dataset, spec.tie_rule, True)
+    null_split = runspec.load_split(null.dataset, null.tie_rule, True)
     if (null_split.n_items, null_split.n_users) != (split.n_items, split.n_users):
         raise ValueError(f"the shuffled split of {spec.dataset} numbers its items or users differently")
     inputs = torch.as_tensor(split.eval_inputs("test", spec.model_config["seq_len"]))
-    trained = {"trained": experiments.trained_model(spec), "untrained": _untrained(spec, split),
-               "trained on shuffled sequences": experiments.trained_model(null)}
+    trained = {"trained": compute.trained_model(spec), "untrained": _untrained(spec, split),
+               "trained on shuffled sequences": compute.trained_model(null)}
     return {label: model.attention_weights(inputs).numpy() for label, model in trained.items()}
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from .study import specs as study
-from .data.splits import FIRST_OCCURRENCE, global_time_split_name
+from ..data.splits import FIRST_OCCURRENCE, global_time_split_name
+from . import decisions, profiles
 
 # LastFM is the only data set here with repeated (user, item) pairs (ML-100K, the ML-1M and
 # MovieTweetings stand-ins have none: notebook 10), so the only one the no-repeat split changes.
@@ -28,10 +28,10 @@ def under_split(prof, split: str, datasets, seeds=None) -> list:
     """RQ1's runs on ``datasets`` (those of the profile's Table 2), with ``split`` set; ``seeds``
     narrows the seeded models' runs (a deterministic simple baseline keeps its one run)."""
     out = []
-    for spec in study.rq1_specs(prof):
+    for spec in decisions.rq1_specs(prof):
         if spec.dataset not in datasets:
             continue
-        if seeds is not None and spec.model not in study.SIMPLE_BASELINES and spec.seed not in seeds:
+        if seeds is not None and spec.model not in profiles.SIMPLE_BASELINES and spec.seed not in seeds:
             continue
         out.append(dataclasses.replace(spec, split=split))
     return out

@@ -25,13 +25,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats as scipy_stats
 
-from .runs import store as experiments
-from . import split_specs, stats
-from .study import specs as study
-from .analysis import tables
-from .data import load_dataset
-from .data.splits import (GLOBAL_TIME_QUANTILE, LEAVE_LAST_OUT, global_time_summary, repeated_pairs, sequence_timestamps, target_repeats)
-from .training.evaluate import per_user_metrics
+from ..data import load_dataset
+from ..data.splits import (GLOBAL_TIME_QUANTILE, LEAVE_LAST_OUT, global_time_summary, repeated_pairs,
+                           sequence_timestamps, target_repeats)
+from ..rules import stats
+from ..engines import grid
+from ..runs import compute, runspec
+from ..study import split_specs
+from ..study import decisions, profiles
+from ..training.evaluate import per_user_metrics
+from . import tables
 
 METRICS = ("hr@50", "mrr")
 GROUPS = ("all", "repeat", "novel")  # which test targets a number is over
@@ -41,7 +44,7 @@ BETTER, WORSE, TIED = "AttRec better", "baseline better", "no significant differ
 
 
 def _split_of(spec) -> object:
-    return experiments.load_split(spec.dataset, spec.tie_rule, spec.protocol == "valid", spec.split)
+    return runspec.load_split(spec.dataset, spec.tie_rule, spec.protocol == "valid", spec.split)
 
 
 def repeat_share(datasets, tie_rule: str = "stable") -> pd.DataFrame:
@@ -49,7 +52,7 @@ def repeat_share(datasets, tie_rule: str = "stable") -> pd.DataFrame:
     pairs, and the validation and test targets that repeat an item of the user's history."""
     rows = []
     for ds in datasets:
-        split = experiments.load_split(ds, tie_rule, True)
+        split = runspec.load_split(ds, tie_rule, True)
         row = {"dataset": ds, "repeated_pairs": repeated_pairs(load_dataset(ds, tie_rule=tie_rule))}
         for stage in ("valid", "test"):
             flags = target_repeats(split, stage)
@@ -65,8 +68,8 @@ def per_user(specs) -> pd.DataFrame:
     (the user's test target is in their history) and the run's ``split`` and ``tie_rule``."""
     frames = []
     for spec in specs:
-        result = experiments.run(spec, progress=False)
-        pu = result["per_user"][experiments.headline_selection(result)]
+        result = compute.run(spec, progress=False)
+        pu = result["per_user"][compute.headline_selection(result)]
         split = _split_of(spec)
         flags = dict(zip(split.eval_users("test").tolist(), target_repeats(split, "test")))
         users = np.asarray(pu["test_users"], np.int64)
@@ -216,9 +219,9 @@ def split_label(split: str) -> str:
 def table2_groups(prof) -> list:
     """``(settings, specs)`` of the Table 2 runs the breakdown covers: default settings, tuned
     rows, and the tie-order study's shuffled runs (its stable runs are Table 2's own)."""
-    groups = [("default", study.table2_specs(prof, study.available_models())),
-              ("tuned", study.tuned_table2_specs(prof)),
-              ("shuffled ties", study.tie_order_specs(prof, "shuffled"))]
+    groups = [("default", decisions.table2_specs(prof, profiles.available_models())),
+              ("tuned", decisions.tuned_table2_specs(prof)),
+              ("shuffled ties", decisions.tie_order_specs(prof, "shuffled"))]
     return [(name, specs) for name, specs in groups if specs]
 
 
@@ -238,7 +241,7 @@ def rq1_runs(specs) -> tuple:
     """``(run rows, per-user frame)`` of RQ1's runs ``specs`` (empty frames where none)."""
     if not specs:
         return pd.DataFrame(columns=["dataset", "model", "seed", "key", "hr@50", "valid_hr@50"]), pd.DataFrame()
-    return experiments.run_grid(specs, progress=False), per_user(specs)
+    return grid.run_grid(specs, progress=False), per_user(specs)
 
 
 def rq1_by_targets(df: pd.DataFrame, users: pd.DataFrame) -> pd.DataFrame:
@@ -339,7 +342,7 @@ def _rq1_all(df: pd.DataFrame, users: pd.DataFrame) -> pd.DataFrame:
 
 
 def _labelled(df: pd.DataFrame) -> pd.DataFrame:
-    return df.assign(model=df["model"].map(lambda m: study.MODEL_LABELS.get(m, m)))
+    return df.assign(model=df["model"].map(lambda m: profiles.MODEL_LABELS.get(m, m)))
 
 
 QUESTIONS = ("Does RQ1's answer depend on repeat targets?",
@@ -352,7 +355,7 @@ def views(prof) -> dict:
     global-timeline splits with RQ1 under Table 2's protocol on the same seeds, the model orders
     with Kendall's tau, and the two verdict rows."""
     out = {"share": repeat_share(prof.table2_datasets), "per_model": breakdown_of(prof)}
-    rq1_specs = study.rq1_specs(prof)
+    rq1_specs = decisions.rq1_specs(prof)
     rq1_df, rq1_users = rq1_runs(rq1_specs)
     out["rq1_breakdown"] = breakdown_table(breakdown(rq1_users), "RQ1") if len(rq1_users) else pd.DataFrame()
     out["by_targets"] = by_targets = rq1_by_targets(rq1_df, rq1_users)
@@ -370,8 +373,8 @@ def views(prof) -> dict:
     ref_tl, tl = out["rq1"]["global timeline"]
     out["verdicts"] = [
         verdict_from(QUESTIONS[0], compare_answers(every, [(novel, "on novel test targets only")])
-                     + compare_answers(ref_nr, [(nr, "under the first-occurrence split")]), study.MODEL_LABELS),
-        verdict_from(QUESTIONS[1], compare_answers(ref_tl, [(tl, "on the global timeline")]), study.MODEL_LABELS)]
+                     + compare_answers(ref_nr, [(nr, "under the first-occurrence split")]), profiles.MODEL_LABELS),
+        verdict_from(QUESTIONS[1], compare_answers(ref_tl, [(tl, "on the global timeline")]), profiles.MODEL_LABELS)]
     orders, taus = [], []
     for name, (df, _) in runs.items():
         if df.empty:
@@ -404,5 +407,5 @@ def verdict_rows(prof) -> list:
 def readme_paragraph(prof) -> str:
     """The README's paragraph on repeat targets and the global timeline (notebook 10's findings)."""
     v = views(prof)
-    return findings(v["share"], v["rq1_breakdown"], v["by_targets"], v["verdicts"], v["taus"], study.MODEL_LABELS,
+    return findings(v["share"], v["rq1_breakdown"], v["by_targets"], v["verdicts"], v["taus"], profiles.MODEL_LABELS,
                     v["timeline"])
