@@ -29,7 +29,7 @@ WORKERS ?=
 ADDRESS ?=
 GRID_PROFILE ?= quick
 
-.PHONY: help setup lock paper plan test unit nbval bench bench-grid gpu-check goldens goldens-platform clean-data site site-test
+.PHONY: help setup lock paper plan test unit nbval bench bench-study bench-grid gpu-check goldens goldens-platform clean-data site site-test
 
 help:  ## list the targets and variables
 	@echo "make <target> [VARIABLE=value ...]"
@@ -86,6 +86,10 @@ nbval: $(SETUP)  ## check the committed notebooks' outputs against a re-executio
 
 bench: $(SETUP)  ## speed / memory benchmark (prints a table, writes bench/)
 	$(PY) -m attrec_lib.bench
+
+# AGAINST=<commit> also measures that commit's code, alternating with this one.
+bench-study: $(SETUP)  ## every model's s/epoch, s/eval and floor at one thread; the committed runs' cost in core-hours
+	$(PY) -m attrec_lib.bench.study_cost $(if $(AGAINST),--against $(AGAINST),)
 
 bench-grid: $(SETUP)  ## a profile's grid from an empty cache, serial vs local Ray: wall time, peak memory (GRID_PROFILE=quick)
 	$(PY) -m attrec_lib.bench.grid_wall --profile $(GRID_PROFILE) --workers 0 $(or $(WORKERS),2)

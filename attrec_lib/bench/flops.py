@@ -15,10 +15,18 @@ def flops_per_window(model: str, cfg) -> float:
     item scores 2 * 2d each. LSTM+: one LSTM layer, 4 gates of (input + hidden) d x d products
     per step, 16 L d^2, then AttRec's distances. SASRec: per block the Q, K, V projections 6 L d^2,
     logits and weighted sum 4 L^2 d, the two feed-forward layers 4 L d^2; the 2T item scores 2d
-    each. Gathers and element-wise ops are counted as bytes, not FLOPs.
+    each. The embedding models score each of the 2T items (targets and negatives) with c d FLOPs:
+    BPRMF and FMC one dot product (c = 2), FPMC two (c = 4), HRM its aggregation of L + 1 rows
+    then a dot product, PRME and TransRec a squared distance of a sum (c = 6). Gathers and
+    element-wise ops are counted as bytes, not FLOPs.
     """
-    d, L, T = cfg.d, cfg.seq_len, cfg.n_targets
-    if model == "attrec":
+    d, L, T = cfg.d, getattr(cfg, "seq_len", 1), getattr(cfg, "n_targets", 1)
+    per_item = {"bprmf": 2, "fmc": 2, "fpmc": 4, "prme": 6, "transrec": 6}
+    if model in per_item:
+        fwd = 2 * T * per_item[model] * d
+    elif model == "hrm":
+        fwd = (L + 1) * d + 2 * T * 2 * d
+    elif model == "attrec":
         fwd = 2 * L * d * d * (1 if cfg.shared_qk else 2) + 4 * L * L * d + 2 * T * 6 * d
     elif model == "caser":
         fwd = (2 * cfg.n_h * d * sum(h * (L - h + 1) for h in range(1, L + 1)) + 2 * cfg.n_v * L * d
@@ -35,7 +43,7 @@ def flops_per_window(model: str, cfg) -> float:
 def bytes_per_window(model: str, cfg) -> float:
     """Bytes one window must move at least: its embedding rows read in the forward, their
     gradients written and the optimiser's read-modify-write of those rows (param, state, grad)."""
-    d, L, T = cfg.d, cfg.seq_len, cfg.n_targets
+    d, L, T = cfg.d, getattr(cfg, "seq_len", 0), getattr(cfg, "n_targets", 1)
     rows = L + 1 + (2 * 2 * T if model == "attrec" else 2 * T)  # inputs, user, V and X (or W2) rows
     return rows * d * 4 * (1 + 1 + 5)
 
