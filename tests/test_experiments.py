@@ -90,9 +90,10 @@ def test_corrupt_result_file_is_recomputed_with_a_warning(results_in_tmp):
     results_in_tmp.mkdir(parents=True)
     path = results_in_tmp / f"{s.key}.json"
     path.write_text('{"spec": ')
-    with pytest.warns(UserWarning, match=f"cached result .*{s.key}.json is damaged"):
+    with pytest.warns(UserWarning, match=f"result file .*{s.key}.json does not check out.*moved aside"):
         result = compute.run(s, progress=False)
     assert json.loads(path.read_text())["spec_key"] == result["spec_key"] == s.key  # whole again
+    assert [p.read_text() for p in (results_in_tmp / store.ASIDE_DIR).iterdir()] == ['{"spec": ']
 
 
 def _cli(*args, env=None):
@@ -178,24 +179,29 @@ def test_result_records_version_threads_and_commit(results_in_tmp):
     (lambda r: {**r, "format": 1}, "format 1"),
     (lambda r: {**r, "spec_key": "0123456789abcdef"}, "another run's result"),
     (lambda r: [r], "expected a JSON object"),
+    (lambda r: [], "expected a JSON object"),
 ])
-def test_a_result_file_that_does_not_check_out_is_one_error_naming_it(results_in_tmp, change, message):
+def test_a_result_file_that_does_not_check_out_is_moved_aside_and_recomputed(results_in_tmp, change, message):
     s = spec()
     result = compute.run(s, progress=False)
     path = results_in_tmp / f"{s.key}.json"
     path.write_text(json.dumps(change(result)))
-    with pytest.raises(store.ResultFileError, match=message) as err:
-        compute.run(s, progress=False)
-    assert str(path) in str(err.value)
     assert [p for p, _ in store.stale_results(results_in_tmp)] == [path]
+    with pytest.warns(UserWarning, match=message) as seen:
+        again = compute.run(s, progress=False)
+    assert any(str(path) in str(w.message) and "moved aside" in str(w.message) for w in seen)
+    assert again["selections"] == result["selections"]  # recomputed: the same numbers
+    assert store.load_result(s)["selections"] == result["selections"] and store.stale_results(results_in_tmp) == []
+    (aside,) = (results_in_tmp / store.ASIDE_DIR).iterdir()
+    assert json.loads(aside.read_text()) == json.loads(json.dumps(change(result)))  # kept for reading
 
 
-def test_another_runs_result_copied_under_this_name_is_refused(results_in_tmp):
+def test_another_runs_result_copied_under_this_name_is_moved_aside(results_in_tmp):
     a, b = spec(seed=0), spec(seed=1)
     compute.run(a, progress=False)
     (results_in_tmp / f"{a.key}.json").rename(results_in_tmp / f"{b.key}.json")
-    with pytest.raises(store.ResultFileError, match=b.key):
-        compute.run(b, progress=False)
+    with pytest.warns(UserWarning, match=b.key):
+        assert compute.run(b, progress=False)["spec_key"] == b.key
 
 
 def test_runs_are_bit_identical_in_a_process_with_two_threads(results_in_tmp):
@@ -270,12 +276,13 @@ def test_compact_rewrites_format_2_files_with_the_same_numbers_and_smaller(resul
     fresh = [compute.run(s, progress=False) for s in specs]
     for s, r in zip(specs, fresh):  # what the previous code wrote: format 2, per-user lists
         store.result_path(s).write_text(json.dumps(_as_format_2(r), indent=1, sort_keys=True))
-    (results_in_tmp / "0123456789abcdef.json").write_text("{truncated")  # damaged: left alone
+    (results_in_tmp / "0123456789abcdef.json").write_text("{truncated")  # damaged: moved aside
     old = [store.load_result(s) for s in specs]
     assert [o["format"] for o in old] == [2, 2]
     sizes = [store.result_path(s).stat().st_size for s in specs]
-    out = store.compact_results(results_in_tmp)
-    assert (out["files"], out["rewritten"], out["skipped"]) == (3, 2, 1)
+    with pytest.warns(UserWarning, match="0123456789abcdef.json does not check out"):
+        out = store.compact_results(results_in_tmp)
+    assert (out["files"], out["rewritten"], out["skipped"], out["moved_aside"]) == (3, 2, 0, 1)
     assert out["bytes_after"] < out["bytes_before"]
     for s, o, r, size in zip(specs, old, fresh, sizes):
         new = store.load_result(s)
@@ -283,19 +290,20 @@ def test_compact_rewrites_format_2_files_with_the_same_numbers_and_smaller(resul
         assert json.loads(store.result_path(s).read_text())["format"] == 3
         assert store.result_path(s).stat().st_size < size
     assert store.compact_results(results_in_tmp)["rewritten"] == 0  # nothing left to do
-    assert (results_in_tmp / "0123456789abcdef.json").read_text() == "{truncated"
+    assert [p.read_text() for p in (results_in_tmp / store.ASIDE_DIR).iterdir()] == ["{truncated"]
 
 
-def test_a_packed_array_that_does_not_unpack_is_one_error_naming_the_file(results_in_tmp):
+def test_a_packed_array_that_does_not_unpack_is_moved_aside_naming_the_file(results_in_tmp):
     s = spec()
     compute.run(s, progress=False)
     path = store.result_path(s)
     stored = json.loads(path.read_text())
     stored["per_user"]["valid_selected"]["test_ranks"] = store.PACKED_PREFIX + "not base64!"
+    stored.pop(store.DIGEST_FIELD)  # as an older file: no digest to catch it first
     path.write_text(json.dumps(stored))
-    with pytest.raises(store.ResultFileError, match="do not unpack") as err:
-        store.load_result(s)
-    assert str(path) in str(err.value)
+    with pytest.warns(UserWarning, match=f"{path}.*do not unpack.*moved aside"):
+        assert store.load_result(s) is None
+    assert not path.exists()
 
 
 def test_compact_command_line_reports_sizes(results_in_tmp):

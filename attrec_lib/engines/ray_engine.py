@@ -21,9 +21,13 @@ commit of this study installed and its own copy (or mirror) of the raw data; a w
 library source differs from the driver's refuses the run rather than cache a result of other code.
 
 A failed task is retried once; if it fails again, its spec and error are reported and the other
-runs go on (:class:`GridFailed` is raised at the end). Ctrl-C cancels the tasks in flight, shuts
-down a local Ray instance (no process of ours is left) and writes nothing partial: a result is
-written only whole, by the driver. Every run sets ``torch.set_num_threads(1)`` (one thread per
+runs go on (:class:`GridFailed` is raised at the end). Ctrl-C, SIGTERM or SIGHUP cancels the tasks
+in flight, shuts down a local Ray instance (no process of ours is left) and writes nothing
+partial: a result is written only whole, by the driver. A driver killed outright (SIGKILL, even of
+its whole process group) takes its local Ray instance with it: the instance runs under a guard
+(``ray_head_guard.py``) that stops it once its driver is gone. Before any run is computed the
+results folder is checked for writability, and an address (``--address``, ``RAY_ADDRESS``) must
+answer within :data:`RAY_CONNECT_TIMEOUT` seconds (:func:`check_address`). Every run sets ``torch.set_num_threads(1)`` (one thread per
 run), so a run gives the same bits whichever engine executes it.
 
 One progress bar covers the grid; its ETA comes from the epoch times recorded in cached runs of
@@ -35,6 +39,8 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import os
+import signal
+import socket
 import sys
 import time
 from dataclasses import dataclass
@@ -42,6 +48,7 @@ from dataclasses import dataclass
 import torch
 
 from ..runs import compute, runspec, store
+from ..settings import paths
 from . import local
 from .eta import GridProgress
 
@@ -103,6 +110,36 @@ def resolve(workers=None, address=None) -> tuple[int | None, str | None]:
     return workers, address
 
 
+RAY_CONNECT_TIMEOUT = 5.0  # seconds to wait for a Ray cluster's address to answer
+
+
+def check_address(address: str | None, given: str = "RAY_ADDRESS") -> None:
+    """One clear error, within :data:`RAY_CONNECT_TIMEOUT` seconds, when ``address`` (from
+    ``given``: ``--address`` or ``RAY_ADDRESS``) is not ``host:port`` or nothing answers there;
+    Ray's own client retries for minutes and names neither. ``auto`` is left to Ray."""
+    if address is None or address == "auto":
+        return
+    target = address.split("://", 1)[-1]
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{given}={address!r} is not a Ray address: expected host:port (e.g. 127.0.0.1:6379) "
+                         f"or auto")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_TIMEOUT):
+            pass
+    except OSError as err:
+        raise ValueError(f"{given}={address}: no Ray cluster answers there within {RAY_CONNECT_TIMEOUT:.0f} s "
+                         f"({err.strerror or err}); start one (ray start --head) or unset {given}") from None
+
+
+def resolve_checked(workers=None, address=None) -> tuple[int | None, str | None]:
+    """:func:`resolve`, then :func:`check_address` on the address it picked, naming where it came
+    from: the command line's check before anything runs."""
+    workers, resolved = resolve(workers, address)
+    check_address(resolved, "--address" if address else "RAY_ADDRESS")
+    return workers, resolved
+
+
 # ---------------------------------------------------------------- ETA from recorded epoch times
 
 
@@ -140,6 +177,7 @@ def run_specs(specs, workers=None, address=None, device=None, progress: bool = T
         print(f"grid: {len(results)} runs, {len(results) - len(missing)} cached, {len(missing)} to run",
               file=sys.stderr, flush=True)
     if missing:
+        store.check_writable(paths.results_dir())  # before any training: its results must land somewhere
         computed, failures = _on_ray(missing, workers, address, device, progress)
         results.update(computed)
         if failures:
@@ -217,7 +255,8 @@ def local_head(cpus: int, attempts: int = 3):
     """Our own one-node Ray instance on 127.0.0.1, yielding its address.
 
     It is ``ray start --head --block`` in a new session with its own temporary folder, so that
-    stopping it stops exactly its processes. Its agents get explicit ports where Ray allows it;
+    stopping it stops exactly its processes, under a guard that stops them when this process
+    dies (:mod:`.ray_head_guard`). Its agents get explicit ports where Ray allows it;
     still, its raylet aborts the start when the dashboard agent has not reported its port
     within 15 s, which happens on a heavily loaded machine, so a failed start is tried again
     (``attempts`` in all).
@@ -232,7 +271,11 @@ def local_head(cpus: int, attempts: int = 3):
     for attempt in range(1, attempts + 1):
         gcs, agent_grpc, agent_http, metrics, runtime_env = _free_loopback_ports(5)
         folder = tempfile.mkdtemp(prefix="attrec-ray-")  # short: Ray's socket paths must stay < 108 bytes
-        cmd = [ray_cli, "start", "--head", "--block", "--node-ip-address", LOOPBACK, "--port", str(gcs),
+        # The guard (engines/ray_head_guard.py) starts `ray start` and stops its whole session when
+        # this process dies, whatever kills it (SIGKILL of its process group included).
+        # (run as a script: importing the package would import torch first)
+        guard = [sys.executable, str(Path(__file__).with_name("ray_head_guard.py")), str(os.getpid())]
+        cmd = [*guard, ray_cli, "start", "--head", "--block", "--node-ip-address", LOOPBACK, "--port", str(gcs),
                "--num-cpus", str(cpus), "--include-dashboard", "false", "--disable-usage-stats",
                "--temp-dir", folder, "--dashboard-agent-grpc-port", str(agent_grpc),
                "--dashboard-agent-listen-port", str(agent_http), "--metrics-export-port", str(metrics),
@@ -288,6 +331,7 @@ def _ray_session(workers, address):
     loopback = _is_loopback(address)
     if loopback:
         os.environ[_RAY_SINGLE_MACHINE_ENV] = "0"
+    check_address(address)
     if address is None and not (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")):
         # A token for our own instances (Ray would otherwise create one under ~/.ray): one per
         # process, since Ray reads it once, and a second grid in this process (fill_profile's second
@@ -332,7 +376,7 @@ def _on_ray(specs, workers, address, device, progress) -> tuple[dict, list[Failu
     _prepare_data(specs)
     source = store.code_version()["source_sha256"]
     results, failures = {}, []
-    with _ray_session(workers, address) as ray:
+    with _ray_session(workers, address) as ray, _sigterm_as_interrupt():
         cpus = int(ray.cluster_resources().get("CPU", 1))
         in_flight_max = min(workers, cpus) if workers else cpus
         where = f"Ray cluster at {address}" if address else f"local Ray on {LOOPBACK}"
@@ -369,6 +413,27 @@ def _on_ray(specs, workers, address, device, progress) -> tuple[dict, list[Failu
         finally:
             bar.close()
     return results, failures
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """Inside the block, SIGTERM (and SIGHUP) to this process unwinds like Ctrl-C: the tasks in
+    flight are cancelled, a local Ray instance is stopped, nothing partial is written. Without it
+    Ray's driver dies of the signal mid-call (its C++ core aborts: exit 134). Main thread only."""
+    import threading
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _task_error(err: BaseException) -> str:

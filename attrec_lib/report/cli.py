@@ -157,8 +157,9 @@ def _dispatch(args) -> int:
         return paper.run(args)
     if args.command == "compact":
         out = store.compact_results()
-        print(f"{out['rewritten']} of {out['files']} result file(s) rewritten packed ({out['skipped']} stale or "
-              f"damaged left as is); results/ {out['bytes_before'] / 2**20:.1f} MiB -> "
+        print(f"{out['rewritten']} of {out['files']} result file(s) rewritten packed with their digest "
+              f"({out['skipped']} of another results version left as is, {out['moved_aside']} damaged moved "
+              f"aside to results/{store.ASIDE_DIR}/); results/ {out['bytes_before'] / 2**20:.1f} MiB -> "
               f"{out['bytes_after'] / 2**20:.1f} MiB")
         return 0
     check_seed(args.seed)
@@ -200,7 +201,7 @@ def _grid(args) -> int:
         return 0
     workers = ray_engine.command_line_workers(args.workers, args.address)
     try:
-        ray_engine.resolve(workers, args.address)
+        ray_engine.resolve_checked(workers, args.address)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -361,7 +361,7 @@ def _build(args, notebooks, stage: Path, nb_target: Path, fig_target: Path) -> i
     from papermill.exceptions import PapermillExecutionError
 
     workers = ray_engine.command_line_workers(args.workers, args.address)
-    ray_engine.resolve(workers, args.address)  # a bad value: one clear error before anything runs
+    ray_engine.resolve_checked(workers, args.address)  # a bad value: one clear error before anything runs
     try:
         all_runs.fill_profile(profiles.profile(args.profile), workers, args.address)
     except ray_engine.GridFailed as err:

@@ -24,11 +24,43 @@ from .runspec import RESULTS_VERSION, RunSpec, data_fingerprint, load_split, spl
 from .store import RESULT_FORMAT, check_writable, code_version, load_result, result_path, write_result
 
 
+# Config fields that set how much memory a run takes, named when it runs out.
+SIZE_FIELDS = ("d", "seq_len", "n_targets", "n_negatives", "hidden", "n_layers", "n_heads", "batch_size",
+               "eval_batch_size")
+
+
+class RunTooLarge(ValueError):
+    """A run's settings ask for more memory than the machine has."""
+
+
 def execute(spec: RunSpec, device=None, progress: bool = True, split=None) -> dict:
-    """Train and evaluate one run (no cache involved) and return its result record."""
+    """Train and evaluate one run (no cache involved) and return its result record. Running out of
+    memory is :class:`RunTooLarge`, naming the size settings that differ from the model's defaults."""
     device = torch.device(device) if device is not None else default_device()
     with one_thread():
-        return _execute(spec, device, progress, split)
+        try:
+            return _execute(spec, device, progress, split)
+        except (MemoryError, RuntimeError) as err:
+            if not isinstance(err, MemoryError) and "alloc" not in str(err).lower() and "out of memory" not in str(err):
+                raise
+            raise RunTooLarge(f"{spec.dataset}/{spec.model}/s{spec.seed}: out of memory on {device} "
+                              f"({_first_line(err)}) with {_size_settings(spec)}") from err
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return text.split("] ", 1)[-1][:200]  # without the allocator's "[enforce fail at ...]" prefix
+
+
+def _size_settings(spec: RunSpec) -> str:
+    """The size settings of ``spec`` that differ from the model's defaults (those first), else all."""
+    defaults = {**dict(vars(models.make_config(spec.model, None))), **dict(vars(TrainConfig()))}
+    values = {**spec.model_config, **spec.train_config}
+    sizes = {k: v for k, v in values.items() if k in SIZE_FIELDS}
+    changed = {k: v for k, v in sizes.items() if defaults.get(k) != v}
+    shown = changed or sizes
+    owner = {k: "model config" if k in spec.model_config else "train_config" for k in shown}
+    return ", ".join(f"{owner[k]} {k}={v} (default {defaults.get(k)})" for k, v in shown.items())
 
 
 def _execute(spec: RunSpec, device, progress, split) -> dict:

@@ -1,9 +1,15 @@
 """The run cache: one spec -> one JSON file under ``results/`` (its key is the file name).
 
 The result is written atomically (a temporary file, then a rename), so a killed sweep loses only
-the run in progress and never reads a partial file. Loading checks the file's format, results
-version and recorded key: a file that does not match is one error naming it, never a silently
-served number. The per-user arrays are stored packed (:func:`pack_ints`); ``python -m attrec_lib
+the run in progress and never reads a partial file. Loading checks the file's form (a JSON object
+with every field), format, results version, recorded key and spec, its packed per-user arrays,
+and, where the file has one, the sha256 digest of its content stored in it (field
+:data:`DIGEST_FIELD`, written since issue 24: an edited digit fails it). A file that does not
+check out is never served: :func:`load_result` moves it aside into ``results/.aside/`` with a
+warning naming it and the reason, and the run is recomputed; every command (run, grid, grid
+--list, plan, paper, compact) goes through it, so nothing needs deleting by hand. The digest is not
+part of the run key: keys and numbers of existing runs are unchanged, and files written before it
+(no digest) load as before; ``compact`` adds the digest to them (same numbers). The per-user arrays are stored packed (:func:`pack_ints`); ``python -m attrec_lib
 compact`` rewrites older unpacked files.
 
 ``make paper FRESH=1`` sets ``ATTREC_FRESH_SINCE`` (a unix time): cached results finished
@@ -16,8 +22,10 @@ import functools
 import hashlib
 import json
 import os
+import binascii
 import subprocess
 import tempfile
+import time
 import warnings
 import zlib
 from pathlib import Path
@@ -42,8 +50,37 @@ RESULT_FIELDS = ("format", "results_version", "spec", "spec_key", "data_fingerpr
                  "code_version", "finished_at")
 
 
+# The sha256 of a file's content (every other field, canonical JSON), stored in the file.
+DIGEST_FIELD = "content_sha256"
+ASIDE_DIR = ".aside"  # under the results folder: files that did not check out, kept for reading
+
+
 class ResultFileError(ValueError):
     """A file under results/ that cannot be served as the result of the spec it was looked up for."""
+
+
+class StaleResultError(ResultFileError):
+    """A result file of another results version or format: never served, but not damaged."""
+
+
+def content_digest(file_form: dict) -> str:
+    """sha256 of a result file's content without its digest field: canonical JSON (sorted keys,
+    no spaces) of what the file holds, so the same content read back gives the same digest."""
+    body = {k: v for k, v in file_form.items() if k != DIGEST_FIELD}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def move_aside(path: Path, reason: str) -> Path:
+    """Move a result file that does not check out into ``results/.aside/`` (never served from
+    there, kept for reading) and warn, naming both and the reason. Returns the new path."""
+    path = Path(path)
+    folder = path.parent / ASIDE_DIR
+    folder.mkdir(exist_ok=True)
+    target = folder / f"{path.name}.{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    os.replace(path, target)
+    warnings.warn(f"result file {path} does not check out ({reason}); moved aside to {target}, and the run "
+                  f"will be recomputed", stacklevel=3)
+    return target
 
 
 def result_path(spec: RunSpec):
@@ -59,11 +96,16 @@ def read_result_file(path, expected_key: str | None = None) -> dict:
     result = json.loads(path.read_text())
     if not isinstance(result, dict):
         raise ResultFileError(f"result file {path}: expected a JSON object, got {type(result).__name__}")
+    if DIGEST_FIELD in result:
+        stored = result.pop(DIGEST_FIELD)
+        if stored != content_digest(result):
+            raise ResultFileError(f"result file {path}: its content does not match the digest stored in it "
+                                  f"(edited or damaged after it was written)")
     if "format" in result and result["format"] not in READABLE_FORMATS:
-        raise ResultFileError(f"result file {path}: format {result['format']!r}, this code reads "
+        raise StaleResultError(f"result file {path}: format {result['format']!r}, this code reads "
                               f"{' and '.join(map(str, READABLE_FORMATS))}; delete it to recompute")
     if "results_version" in result and result["results_version"] != RESULTS_VERSION:
-        raise ResultFileError(f"result file {path}: results_version {result['results_version']!r}, current is "
+        raise StaleResultError(f"result file {path}: results_version {result['results_version']!r}, current is "
                               f"{RESULTS_VERSION}; a result of another version is never served (delete it to "
                               "recompute)")
     missing = [f for f in RESULT_FIELDS if f not in result]
@@ -74,7 +116,7 @@ def read_result_file(path, expected_key: str | None = None) -> dict:
                               f"{expected_key!r} (another run's result under this name); delete it to recompute")
     try:
         return _unpacked(result)
-    except (ValueError, TypeError, AttributeError, KeyError) as err:
+    except (ValueError, TypeError, AttributeError, KeyError, zlib.error, binascii.Error) as err:
         raise ResultFileError(f"result file {path}: its per-user arrays do not unpack ({err}); delete it to "
                               "recompute") from err
 
@@ -117,20 +159,29 @@ def _unpacked(result: dict) -> dict:
 
 
 def compact_results(directory=None) -> dict:
-    """Rewrite every readable format-2 result file under ``directory`` as format 3, each file
-    replaced atomically and only after its packed form was checked to read back to the same
-    result. Returns counts and the folder's size in bytes before and after."""
+    """Rewrite every readable result file under ``directory`` that is format 2 or has no digest
+    as format 3 with its digest (same numbers), each file replaced atomically and only after its
+    packed form was checked to read back to the same result. A file of another results version
+    is left as is (``skipped``); a damaged one (not JSON, arrays that do not unpack, a failing
+    digest, a name that is not its key) is moved aside with a warning (``moved_aside``). Returns
+    counts and the folder's size in bytes before and after."""
     directory = Path(directory or paths.results_dir())
     files = sorted(directory.glob("*.json"))
     before = sum(p.stat().st_size for p in files)
-    rewritten = skipped = 0
+    rewritten = skipped = moved = 0
     for path in files:
         try:
             result = read_result_file(path)
-        except (ResultFileError, json.JSONDecodeError, UnicodeDecodeError):
-            skipped += 1  # stale or damaged: left for `stale_results` / a rebuild to deal with
+            if path.stem != result["spec_key"]:
+                raise ResultFileError(f"named {path.stem} but records key {result['spec_key']}")
+        except StaleResultError:
+            skipped += 1  # another version: listed by `stale_results`, never served
             continue
-        if result.get("format") == RESULT_FORMAT:
+        except (ResultFileError, json.JSONDecodeError, UnicodeDecodeError) as err:
+            move_aside(path, str(err))
+            moved += 1
+            continue
+        if result.get("format") == RESULT_FORMAT and DIGEST_FIELD in json.loads(path.read_text()):
             continue
         packed = _packed(result)
         if _unpacked(json.loads(json.dumps(packed))) != dict(result, format=RESULT_FORMAT):
@@ -138,26 +189,33 @@ def compact_results(directory=None) -> dict:
         write_result(path, packed, pack=False)
         rewritten += 1
     after = sum(p.stat().st_size for p in sorted(directory.glob("*.json")))
-    return {"files": len(files), "rewritten": rewritten, "skipped": skipped, "bytes_before": before,
-            "bytes_after": after}
+    return {"files": len(files), "rewritten": rewritten, "skipped": skipped, "moved_aside": moved,
+            "bytes_before": before, "bytes_after": after}
 
 
 def load_result(spec: RunSpec) -> dict | None:
-    """The cached result of ``spec``, or None (also when it is older than a FRESH build).
-    A file that is there but does not check out raises :class:`ResultFileError`."""
+    """The cached result of ``spec``, or None (also when it is older than a FRESH build). A file
+    that is there but does not check out (not JSON, not a result, another version, another run's,
+    arrays that do not unpack, a failing digest) is moved aside with a warning (:func:`move_aside`)
+    and None returned, so the run is recomputed."""
     path = result_path(spec)
     fresh_since = paths.fresh_since()  # checked even when nothing is cached: a bad value fails at once
     if not path.exists():
         return None
     try:
         result = read_result_file(path, spec.key)
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:  # truncated, emptied, bit-flipped
-        warnings.warn(f"cached result {path} is damaged ({err}); recomputing it", stacklevel=2)
+        try:
+            recorded = RunSpec.from_dict(result["spec"]).key
+        except (TypeError, ValueError, KeyError) as err:
+            raise ResultFileError(f"result file {path}: its recorded spec does not read ({err})") from err
+        if recorded != spec.key:
+            raise ResultFileError(f"result file {path}: its recorded spec hashes to {recorded}, not {spec.key}")
+    except (ResultFileError, json.JSONDecodeError, UnicodeDecodeError) as err:
+        try:
+            move_aside(path, str(err).replace(f"result file {path}: ", ""))
+        except FileNotFoundError:  # another process moved it first
+            pass
         return None
-    recorded = RunSpec.from_dict(result["spec"])
-    if recorded.key != spec.key:
-        raise ResultFileError(f"result file {path}: its recorded spec hashes to {recorded.key}, not {spec.key}; "
-                              "delete it to recompute")
     if fresh_since is not None and result.get("finished_at", 0) < fresh_since:
         return None
     return result
@@ -177,8 +235,12 @@ def check_writable(folder) -> None:
 
 
 def write_result(path, payload: dict, pack: bool = True) -> None:
-    """Write a result (in-memory form; ``pack=False``: already in file form) to ``path`` atomically."""
-    text = json.dumps(_packed(payload) if pack else payload, indent=1, sort_keys=True).encode()
+    """Write a result (in-memory form; ``pack=False``: already in file form) to ``path``
+    atomically, with the digest of its content (:func:`content_digest`)."""
+    file_form = json.loads(json.dumps(_packed(payload) if pack else payload))  # what a reader will see
+    file_form.pop(DIGEST_FIELD, None)
+    file_form[DIGEST_FIELD] = content_digest(file_form)
+    text = json.dumps(file_form, indent=1, sort_keys=True).encode()
     replace_atomically(path, lambda fh: fh.write(text))
 
 

@@ -8,23 +8,33 @@ from .profiles import Profile
 
 
 def fill_profile(prof: Profile, workers=None, address=None, device=None, progress: bool = True, parts=None) -> int:
-    """Compute every run the notebooks of profile ``prof`` need and return how many runs it has:
-    first :func:`all_specs`, then what is chosen on the validation results of the first
-    phase: the omega-tuned AttRec runs (their sweep is Figure 4's) and each tuned model's chosen
-    setting with the table's seeds (after the tuning trials). ``parts``: only these groups of
-    :data:`PARTS`, and the second-phase runs that follow from them."""
-    specs = all_specs(prof, parts=parts)
-    ray_engine.run_specs(specs, workers=workers, address=address, device=device, progress=progress)
-    # Second phase: what is chosen on the first phase's validation results.
-    tuned = []
-    if parts is None or "figure4" in parts:
-        tuned += decisions.tuned_specs(prof)
-    if parts is None or "tuning-trials" in parts:
-        tuned += decisions.tuned_table2_specs(prof)
-    tuned = [s for s in tuned if s not in specs]
-    if tuned:
-        ray_engine.run_specs(tuned, workers=workers, address=address, device=device, progress=progress)
-    return len(specs) + len(tuned)
+    """Compute every run the notebooks of profile ``prof`` need and return how many runs it has.
+
+    Some runs are known only once others are cached: the tie-order comparison's strongest
+    baselines (after Table 2), each tuned model's chosen setting (after its trials), the
+    omega-tuned AttRec runs (after Figure 4's sweep). So the runs are filled in rounds: each round
+    computes what :func:`all_specs` and the choices (:func:`decisions.tuned_specs`,
+    :func:`decisions.tuned_table2_specs`) name now, until a round names no run the previous one
+    did not (at most :data:`MAX_ROUNDS`). ``parts``: only these groups of :data:`PARTS`, and the
+    runs that follow from them."""
+    done: dict = {}
+    wanted = all_specs(prof, parts=parts)  # first round: what is known before anything is cached
+    for _ in range(MAX_ROUNDS):
+        new = {s.key: s for s in wanted if s.key not in done}
+        if not new:
+            break
+        ray_engine.run_specs(list(new.values()), workers=workers, address=address, device=device, progress=progress)
+        done.update(new)
+        # Later rounds: the choices read the runs just cached (nothing of theirs is computed in here).
+        wanted = list(all_specs(prof, parts=parts))
+        if parts is None or "figure4" in parts:
+            wanted += decisions.tuned_specs(prof)
+        if parts is None or "tuning-trials" in parts:
+            wanted += decisions.tuned_table2_specs(prof)
+    return len(done)
+
+
+MAX_ROUNDS = 5  # Table 2 -> strongest baselines -> tie order; trials -> choices -> tuned rows
 
 
 def _parts() -> dict:

@@ -35,6 +35,11 @@ PROTOCOLS = ("valid", "released")
 SELECT_METRIC = "hr@50"
 
 
+class TrainingDiverged(FloatingPointError, ValueError):
+    """The loss became NaN or infinite: a bad setting (the learning rate, most often), one line at
+    the command line."""
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 40  # maximum number of epochs (the paper: AttRec peaks within 30 on ML-100K)
@@ -220,7 +225,8 @@ def _fit(model, split, cfg, seed, protocol, device, progress, description) -> Fi
         result.seconds_per_epoch.append(time.perf_counter() - t0)
         mean_loss = total / max(n_batches, 1)
         if not math.isfinite(mean_loss):
-            raise FloatingPointError(f"{description or 'run'}: loss became {mean_loss} at epoch {epoch}")
+            raise TrainingDiverged(f"{description or 'run'}: the training diverged (loss became {mean_loss} at epoch "
+                                   f"{epoch}) with train_config.lr={cfg.lr} ({cfg.optimizer}); a smaller lr may train")
         if trainable and epoch % cfg.eval_every and epoch != cfg.epochs:
             bar.update(1)
             continue
