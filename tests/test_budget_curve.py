@@ -3,7 +3,7 @@ import pandas as pd
 
 from attrec_lib.analysis import budget_curve
 from attrec_lib.engines import grid
-from attrec_lib.study import profiles, tuning
+from attrec_lib.study import decisions, profiles, tuning
 
 
 def _trials(valid, test):
@@ -55,3 +55,19 @@ def test_attrecs_standing_and_its_sentence():
     assert "changes with the budget (behind at 1-2, ahead at 3 trials)" in text and "FPMC" in text
     steady = budget_curve.standing(curves[curves["trials"] < 3], ["bprmf", "fpmc"])
     assert "does not change with the budget" in budget_curve.standing_sentence(steady, {})
+
+
+def test_the_trial_list_marks_the_default_and_the_choice(tmp_path, monkeypatch):
+    monkeypatch.setenv("ATTREC_RESULTS_DIR", str(tmp_path))
+    prof = profiles.profile("tiny")
+
+    def scripted(specs, **kwargs):  # each trial's numbers a fixed function of its key
+        return pd.DataFrame({"valid_hr@50": [int(s.key[:4], 16) % 7 / 10 for s in specs],
+                             "hr@50": [int(s.key[4:8], 16) % 5 / 10 for s in specs]})
+    monkeypatch.setattr(grid, "run_grid", scripted)
+    trials = decisions.tuned_trials(prof)
+    for model, part in trials.groupby("model"):
+        assert list(part["default"]) == ["default", "", ""]  # trial 0 is the default for every learned model
+        assert (part["chosen"] == "chosen").sum() == 1
+        chosen = part.reset_index(drop=True).rename(columns={"valid HR@50": "valid_hr@50"})
+        assert part["chosen"].tolist().index("chosen") == tuning.choose(chosen)
