@@ -37,7 +37,7 @@ from ..runs import runspec, store
 from ..settings import paper_numbers, paths
 from ..rules import selection
 from ..study import builders, decisions, profiles
-from . import tables, tie_order
+from . import attention_null, tables, tie_order
 from ..settings.atomic import replace_atomically
 from ..data.preprocess import parse_tie_rule
 from ..data.registry import paper_set
@@ -53,6 +53,7 @@ TEST_COLUMNS = ("claim", "set", "a", "b", "metric", "mean a", "mean b", "delta",
 OUTCOME_KINDS = ("holds", "partly", "no", "no evidence", "protocol", "not tested", "yes")
 TEST = f"{stats.METHOD} ({stats.N_BOOT} replicates), 95% percentile interval, Holm-Bonferroni over the verdict's tests"
 REPRODUCIBLE = "reproducible under the paper's protocol"
+METRIC_NAMES = {"hr@50": "HR@50", "mrr": "MRR"}
 
 
 def outcome_kind(outcome: str) -> str:
@@ -187,7 +188,7 @@ def _outcomes_by_set(tests: pd.DataFrame) -> dict:
 
 
 def _fmt_test(r) -> str:
-    metric = {"hr@50": "HR@50", "mrr": "MRR"}.get(r["metric"], r["metric"])
+    metric = METRIC_NAMES.get(r["metric"], r["metric"])
     return (f"{_label(r['a'])} {r['mean a']:.4f} vs {_label(r['b'])} {r['mean b']:.4f} {metric}, "
             f"Δ {r['delta']:+.4f} [{r['ci low']:+.4f}, {r['ci high']:+.4f}]")
 
@@ -535,6 +536,19 @@ def _gather_sequential(prof, claim: str) -> list:
     return rows
 
 
+def _gather_figure3(prof, claim: str) -> list:
+    """Figure 3's reading against the null models (:mod:`attention_null`): the trained model's mean
+    column share over all users against the untrained one's and the shuffled-order one's."""
+    maps = attention_null.all_maps(prof)
+    tests = attention_null.null_tests(maps)
+    users = len(next(iter(maps.values())))
+    return [{"claim": claim, "set": f"against {r['against']}", "a": "trained", "b": r["against"],
+             "metric": "column share", "mean a": r["trained"], "mean b": r["null"], "delta": r["Δ column share"],
+             "ci low": r["CI low"], "ci high": r["CI high"], "p": r["p (one-sided)"], "alternative": "greater",
+             "role": "decides", "seeds a": 1, "seeds b": 1, "users": users, "note": ""}
+            for r in tests.to_dict("records")]
+
+
 def gap_decomposition(paper_value: float, head_valid, head_test, released, released_stable=None) -> pd.DataFrame:
     """The gap between the paper's HR@50 and our headline, in steps, each a difference of means
     with its 95% interval (:func:`stats.compare`; (seeds x users) arrays of per-user HR@50):
@@ -677,6 +691,13 @@ def _claims(prof) -> list:
          "at each (data set, d) AttRec against the best other model on validation at that d (Pop left out); pass: "
          "AttRec better (Holm p < 0.05); fail: the other better", hr, "best at every d on ML-100K and Garden",
          "figure only (no printed values)", "paper", _gather_dims, rule_better),
+        ("figure3", "Figure 3: training makes AttRec's attention maps column-distinguishable",
+         "the mean over all users of the share of the off-diagonal weights' variance that the column explains, "
+         "trained model against an untrained one and against one trained on user-shuffled sequences; pass per "
+         "null model: trained higher (one-sided, Holm p < 0.05)",
+         f"{stats.METHOD} with one run per model (users only), 95% percentile interval, one-sided, Holm-Bonferroni "
+         "over the verdict's tests; column share on each user's test input", "the maps are column distinguishable "
+         "(two users shown)", "figure only", "paper", _gather_figure3, rule_better),
         ("runtime", f"AttRec's training epoch costs at most about what Caser's costs (Table 5)",
          f"one-sided: per data set AttRec's seconds per epoch at most {RUNTIME_RATIO:g} x Caser's (holds when faster), "
          "from the quietest timing source (GPU bench where present, else the CPU bench, else cached runs)",
@@ -727,7 +748,7 @@ def adjust(tests: pd.DataFrame) -> pd.DataFrame:
 
 def _p_text(rows: pd.DataFrame, column: str) -> str:
     rows = rows[rows["role"] == "decides"].dropna(subset=[column])
-    return "; ".join(f"{r['set']} ({_label(r['b'])}, {'HR@50' if r['metric'] == 'hr@50' else 'MRR'}): {r[column]:.2g}"
+    return "; ".join(f"{r['set']} ({_label(r['b'])}, {METRIC_NAMES.get(r['metric'], r['metric'])}): {r[column]:.2g}"
                      for r in rows.to_dict("records")) or "–"
 
 
@@ -827,7 +848,7 @@ def claim_tests(prof, claim_id: str) -> pd.DataFrame:
     tests = family(prof)
     mine = tests[(tests["claim"] == claim_id) & tests["p"].notna()]
     out = pd.DataFrame({"set": mine["set"], "a": mine["a"].map(_label), "b": mine["b"].map(_label),
-                        "metric": mine["metric"].map({"hr@50": "HR@50", "mrr": "MRR"}), "mean a": mine["mean a"],
+                        "metric": mine["metric"].map(lambda m: METRIC_NAMES.get(m, m)), "mean a": mine["mean a"],
                         "mean b": mine["mean b"], "Δ": mine["delta"], "CI low": mine["ci low"],
                         "CI high": mine["ci high"], "p (raw)": mine["p"], "p (Holm)": mine["Holm p"],
                         "in the family": mine["role"] == "decides"})
