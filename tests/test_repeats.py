@@ -108,3 +108,10 @@ def test_verdict_from_says_yes_where_any_view_changes_the_answer():
     assert repeats.verdict_from("q", [])["outcome"] == "no evidence"
     # a view without runs (an empty frame) is left out, not read as "no change"
     assert repeats.compare_answers(ref, [(pd.DataFrame(), "x")]) == []
+
+
+def test_the_reference_runs_are_the_ones_the_rerun_repeats():
+    df = pd.DataFrame({"dataset": ["a", "a", "a", "a", "b"], "model": ["attrec", "attrec", "sasrec", "ease", "attrec"],
+                       "seed": [0, 1, 0, 0, 0]})
+    like = pd.DataFrame({"dataset": ["a", "a"], "model": ["attrec", "ease"], "seed": [0, 0]})
+    assert repeats.same_seeds(df, like).index.tolist() == [0, 3]

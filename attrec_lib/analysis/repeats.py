@@ -331,10 +331,11 @@ def findings(share: pd.DataFrame, per_model: pd.DataFrame, by_targets: pd.DataFr
 
 
 def same_seeds(df: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
-    """The rows of ``df`` on the data sets of ``like`` with the seeds ``like`` has there (a
-    deterministic model's one run is kept: its seed is the tuning's), for a like comparison."""
-    keep = like.groupby("dataset")["seed"].unique().to_dict()
-    return df[[ds in keep and s in keep[ds] for ds, s in zip(df["dataset"], df["seed"])]]
+    """The rows of ``df`` for the (data set, model, seed) that ``like`` has: the runs under Table
+    2's protocol that a rerun under another split repeats, for a like comparison (the same models,
+    and the same seeds; a deterministic model's one run has the tuning's seed in both)."""
+    keep = set(zip(like["dataset"], like["model"], like["seed"]))
+    return df[[k in keep for k in zip(df["dataset"], df["model"], df["seed"])]]
 
 
 def _rq1_all(df: pd.DataFrame, users: pd.DataFrame) -> pd.DataFrame:
