@@ -1,10 +1,14 @@
 """make site: one page per notebook, an index with findings, verdict and artifact links; make
 site-test's checker catches broken images, broken links and console errors."""
+import html
 import shutil
+
+import pandas as pd
 
 import pytest
 
 from attrec_lib.report import site
+from attrec_lib.settings import paths
 
 
 def test_site_has_a_page_per_notebook_and_an_index_linking_them(tmp_path, monkeypatch):
@@ -17,7 +21,9 @@ def test_site_has_a_page_per_notebook_and_an_index_linking_them(tmp_path, monkey
         assert f'href="{name}.html"' in index
         assert "cdnjs" not in (tmp_path / "site" / f"{name}.html").read_text()  # nothing fetched from the network
     assert index.count("<strong>Findings.</strong>") >= len(names) - 1
-    assert "holds?" in index and 'href="figures/table2-comparison.csv"' in index
+    assert ">outcome</th>" in index and 'href="figures/table2-comparison.csv"' in index
+    claims = pd.read_csv(paths.FIGURES_DIR / "verdict.csv")["claim"]
+    assert len(claims) > 0 and all(html.escape(c, quote=False) in index for c in claims)  # one row per claim
     for href in ("figures/figure4a-omega.png", "figures/verdict.csv"):
         assert (tmp_path / "site" / href).exists()
 

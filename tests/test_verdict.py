@@ -303,3 +303,9 @@ def test_the_verdict_table_has_the_documented_columns(monkeypatch):
     assert row["outcome"] == "holds" and row["raw p"] == "x (CASER, HR@50): 0.01".replace("CASER", "Caser")
     assert "Holm-Bonferroni" in row["test and metric"] and "ω = 0" in row["rule"]
     assert (table.drop(index=table.index[table["claim"].str.contains("short-term")])["outcome"] == "not tested").all()
+
+
+def test_setting_summary_of_no_runs_is_an_empty_table_with_its_columns():
+    empty = pd.DataFrame(columns=["set", "dataset", "hr@50", "valid_hr@50"])
+    out = verdict.setting_summary(empty, "cfg.self_attention", {True: "with", False: "without"})
+    assert out.empty and list(out.columns) == ["set", "setting", "seeds", "HR@50 (ours)", "valid HR@50"]

@@ -833,8 +833,11 @@ def sparse_ablation_runs(prof, table: str) -> pd.DataFrame:
 
 
 def setting_summary(df: pd.DataFrame, column: str, value_labels: dict | None = None) -> pd.DataFrame:
-    """Per (set, setting): seeds, test HR@50 mean ± sd, mean validation HR@50 (what chooses)."""
+    """Per (set, setting): seeds, test HR@50 mean ± sd, mean validation HR@50 (what chooses).
+    No runs (a profile without these ablations, or none cached yet): an empty table."""
     rows = []
+    if df.empty or column not in df.columns:
+        df = pd.DataFrame(columns=["set", column, "hr@50", CHOICE])
     for (s, v), part in df.groupby(["set", column], sort=False):
         rows.append({"set": s, "setting": (value_labels or {}).get(v, v), "seeds": len(part),
                      "HR@50 (ours)": tables._fmt(part["hr@50"].mean(), part["hr@50"].std(ddof=1), len(part)),
