@@ -327,7 +327,7 @@ def findings(share: pd.DataFrame, per_model: pd.DataFrame, by_targets: pd.DataFr
     for r in taus.to_dict("records"):
         out.append(f"Kendall's tau between the model orders ({r['comparison']}) on {r['dataset']}: "
                    f"{r['kendall tau']:.2f} over {r['models']} models.")
-    return " ".join(out) if out else "No data set of this profile has runs for this notebook."
+    return "**Findings.** " + (" ".join(out) if out else "No data set of this profile has runs for this notebook.")
 
 
 def same_seeds(df: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
