@@ -205,16 +205,8 @@ def _is_loopback(address: str | None) -> bool:
 def session_processes(sid: int) -> list[int]:
     """Pids of the live processes in session ``sid`` (Linux /proc): everything that a process
     started with ``start_new_session`` left behind, however deep."""
-    from pathlib import Path
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[3]) == sid:
-            out.append(int(stat.parent.name))
-    return out
+    from attrec_lib.engines.ray_head_guard import session_pids
+    return session_pids(sid)
 
 
 def stop_session(proc, grace: float = 30.0) -> None:

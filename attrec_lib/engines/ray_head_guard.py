@@ -23,8 +23,8 @@ POLL_SECONDS = 0.5
 GRACE_SECONDS = 3.0
 
 
-def session_pids(sid: int) -> list[int]:
-    """Live processes of session ``sid`` other than this one (Linux /proc)."""
+def session_pids(sid: int, exclude: int | None = None) -> list[int]:
+    """Live processes of session ``sid`` (Linux /proc), ``exclude`` (a pid) left out."""
     out = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -32,7 +32,7 @@ def session_pids(sid: int) -> list[int]:
         except OSError:
             continue
         pid = int(stat.parent.name)
-        if fields[0] != "Z" and int(fields[3]) == sid and pid != os.getpid():
+        if fields[0] != "Z" and int(fields[3]) == sid and pid != exclude:
             out.append(pid)
     return out
 
@@ -40,16 +40,16 @@ def session_pids(sid: int) -> list[int]:
 def stop_everything(grace: float = GRACE_SECONDS) -> None:
     """SIGTERM to every other process of this session, SIGKILL to what is left after ``grace``."""
     sid = os.getsid(0)
-    for pid in session_pids(sid):
+    for pid in session_pids(sid, os.getpid()):
         try:
             os.kill(pid, signal.SIGTERM)
         except ProcessLookupError:
             pass
     deadline = time.time() + grace
-    while session_pids(sid) and time.time() < deadline:
+    while session_pids(sid, os.getpid()) and time.time() < deadline:
         time.sleep(0.1)
         _reap()
-    for pid in session_pids(sid):
+    for pid in session_pids(sid, os.getpid()):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
