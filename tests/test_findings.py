@@ -8,7 +8,8 @@ from attrec_lib.analysis import findings
 
 
 def runs(column, values_by_setting, dataset="ml-100k"):
-    rows = [{"dataset": dataset, column: setting, "seed": s, "hr@50": v, "model": "attrec"}
+    """Runs whose validation HR@50 equals their test HR@50 (tests change one to tell them apart)."""
+    rows = [{"dataset": dataset, column: setting, "seed": s, "hr@50": v, "valid_hr@50": v, "model": "attrec"}
             for setting, values in values_by_setting.items() for s, v in enumerate(values)]
     return pd.DataFrame(rows)
 
@@ -18,8 +19,16 @@ def test_aggregation_names_the_best_setting_and_the_gap_to_mean():
     text = findings.aggregation(df)
     assert "mean aggregation gives HR@50 0.5000" in text
     assert "-0.0300 from the best (max)" in text and "beyond the seed sd" in text
-    df.loc[df["cfg.aggregation"] == "max", "hr@50"] = 0.45
+    df.loc[df["cfg.aggregation"] == "max", "hr@50"] = 0.45  # worse on test only: still chosen
+    assert "+0.0500 from the best (max)" in findings.aggregation(df)
+    df.loc[df["cfg.aggregation"] == "max", "valid_hr@50"] = 0.45
     assert "the best here, by +0.0500" in findings.aggregation(df)
+
+
+def test_a_frame_without_validation_is_refused_not_chosen_on_test():
+    df = runs("cfg.aggregation", {"mean": [0.50], "max": [0.53]}).drop(columns="valid_hr@50")
+    with pytest.raises(ValueError, match="valid_hr@50"):
+        findings.aggregation(df)
 
 
 def test_self_attention_gain_within_the_seed_spread_is_said_so():
@@ -32,7 +41,6 @@ def test_self_attention_gain_within_the_seed_spread_is_said_so():
 def test_omega_and_length_report_best_values_and_the_two_ends():
     omega = runs("cfg.omega", {0.0: [0.45], 0.2: [0.50], 1.0: [0.30]})
     seq_len = runs("cfg.seq_len", {1: [0.40], 5: [0.47]})
-    omega["valid_hr@50"], seq_len["valid_hr@50"] = omega["hr@50"], seq_len["hr@50"]
     text = findings.omega_and_length(omega, seq_len)
     assert "best ω on validation is 0.2 (test HR@50 0.5000" in text
     assert "short-term alone beats long-term alone (0.4500 vs 0.3000)" in text
@@ -45,7 +53,7 @@ def test_omega_and_length_report_best_values_and_the_two_ends():
 
 
 def test_latent_dimension_ranks_attrec_at_each_d():
-    rows = [{"dataset": "ml-100k", "model": m, "cfg.d": d, "seed": 0, "hr@50": v}
+    rows = [{"dataset": "ml-100k", "model": m, "cfg.d": d, "seed": 0, "hr@50": v, "valid_hr@50": v}
             for m, d, v in [("attrec", 10, 0.5), ("caser", 10, 0.4), ("attrec", 50, 0.45), ("caser", 50, 0.48),
                             ("pop", np.nan, 0.9)]]
     text = findings.latent_dimension(pd.DataFrame(rows), {"caser": "Caser", "attrec": "AttRec"})
@@ -151,3 +159,10 @@ def test_edge_choices_names_each_edge_and_what_was_done():
     assert "every choice lies inside" in findings.edge_choices(inside)
     assert "EASE's range was widened (l2 from [1, 10000]) and it was retuned; its choice is now inside" in \
         findings.edge_choices(inside, {"EASE": {"l2": (1.0, 1e4)}})
+
+
+def test_comparison_without_a_test_names_the_best_model_on_validation_not_on_test():
+    df = pd.DataFrame({"dataset": ["ml-100k"] * 2, "model": ["pop", "sknn"], "hr@50": [0.60, 0.40],
+                       "valid_hr@50": [0.30, 0.35]})
+    text = findings.comparison(df, pd.DataFrame(), {"sknn": "SKNN"})
+    assert "the best model on validation is SKNN (test HR@50 0.4000)" in text

@@ -13,7 +13,8 @@ import pandas as pd
 
 from ..settings import paper_numbers
 from ..data.registry import paper_set
-from ..rules.selection import CHOICE_METRIC
+from ..rules import selection
+from ..rules.stats import significant
 from .verdict import outcome_kind
 
 # The paper's reading of Figure 3 (Section 5.4), quoted beside ours.
@@ -31,17 +32,18 @@ def _list(parts) -> str:
     return text[0].upper() + text[1:]
 
 
-CHOICE = CHOICE_METRIC  # what a "best" in a findings paragraph is chosen on (test HR@50 is what it reports)
-
-
 def _seed_means(df: pd.DataFrame, column: str) -> pd.DataFrame:
-    """Mean, sd and count of test HR@50 over seeds per (data set, setting), and ``choice``: the
-    mean validation HR@50 that picks the best setting (test HR@50 where a frame has no
-    validation column, e.g. the released protocol)."""
+    """Mean, sd and count of test HR@50 over seeds per (data set, setting), the setting's values
+    in order of first appearance."""
     keys = ["dataset", column]
-    out = df.groupby(keys, sort=False)["hr@50"].agg(["mean", "std", "count"]).reset_index()
-    choice = CHOICE if CHOICE in df else "hr@50"
-    return out.merge(df.groupby(keys, sort=False)[choice].mean().rename("choice").reset_index(), on=keys)
+    return df.groupby(keys, sort=False)["hr@50"].agg(["mean", "std", "count"]).reset_index()
+
+
+def _chosen_row(summary: pd.DataFrame, runs: pd.DataFrame, column: str, what: str) -> pd.Series:
+    """The row of ``summary`` (one data set's :func:`_seed_means`) for the setting of ``column``
+    that the selection rule picks from ``runs`` (the same data set's runs)."""
+    value = selection.best(runs, column, what, order=list(summary[column]))
+    return summary[summary[column] == value].iloc[0]
 
 
 def datasets(table: pd.DataFrame) -> str:
@@ -72,7 +74,7 @@ def comparison(df: pd.DataFrame, test: pd.DataFrame, labels: dict | None = None,
         pset = paper_set(ds)
         where = "" if pset == ds else f" on {pset}, which this set stands in for:"
         vs_paper = f" (paper{where} {paper:.4f}, {r['AttRec HR@50'] - paper:+.4f})" if paper is not None else ""
-        if r["p (HR@50)"] >= 0.05:
+        if not significant(r["p (HR@50)"]):
             verdict = "not significantly different from it"
         else:
             verdict = "significantly better" if r["ΔHR@50"] > 0 else "significantly worse"
@@ -81,9 +83,10 @@ def comparison(df: pd.DataFrame, test: pd.DataFrame, labels: dict | None = None,
                      f"baseline here{which} is {_label(r['best baseline'], labels)} at {r['baseline HR@50']:.4f}, "
                      f"so AttRec is {verdict} (Wilcoxon p = {r['p (HR@50)']:.2e})")
     if test.empty:
-        for ds, part in means.groupby(level="dataset", sort=False):
-            best = part.droplevel(0).idxmax()
-            parts.append(f"on {ds} the best model is {_label(best, labels)} ({part.max():.4f})")
+        for ds, part in df.groupby("dataset", sort=False):
+            best = selection.best(part, "model", "the best model")
+            parts.append(f"on {ds} the best model on validation is {_label(best, labels)} "
+                         f"(test HR@50 {means[(ds, best)]:.4f})")
     return f"**{heading}.** " + _list(parts) + "."
 
 
@@ -95,20 +98,21 @@ def ablation(df: pd.DataFrame, column: str, reference, value_labels: dict | None
 
     parts = []
     for ds, part in _seed_means(df, column).groupby("dataset", sort=False):
-        best = part.loc[part["choice"].idxmax()]  # chosen on validation
+        best = _chosen_row(part, df[df["dataset"] == ds], column, "the best setting")
         ref = part[part[column] == reference]
         if ref.empty:
             continue
         ref = ref.iloc[0]
         sd = float(np.nanmax([best["std"], ref["std"], 0.0]))
         gap = ref["mean"] - best["mean"]
+        beyond = selection.beyond_seed_sd(gap, best["std"], ref["std"])
         others = ", ".join(f"{name(r[column])} {r['mean']:.4f}" for r in part.to_dict("records")
                            if r[column] != reference)
         if best[column] == reference:
             verdict = f"the best here, by {ref['mean'] - part[part[column] != reference]['mean'].max():+.4f}"
         else:
             verdict = (f"{gap:+.4f} from the best ({name(best[column])}), "
-                       f"{'within' if -gap <= sd else 'beyond'} the seed sd ({sd:.4f})")
+                       f"{'beyond' if beyond else 'within'} the seed sd ({sd:.4f})")
         parts.append(f"on {ds}, {name(reference)} gives HR@50 {ref['mean']:.4f} (others: {others}): {verdict}")
     return "**Findings.** " + _list(parts) + "."
 
@@ -171,7 +175,7 @@ def omega_and_length(omega: pd.DataFrame, seq_len: pd.DataFrame) -> str:
     om = _seed_means(omega, "cfg.omega")
     sl = _seed_means(seq_len, "cfg.seq_len")
     for ds, part in om.groupby("dataset", sort=False):
-        best = part.loc[part["choice"].idxmax()]  # chosen on validation
+        best = _chosen_row(part, omega[omega["dataset"] == ds], "cfg.omega", "the best omega")
         ends = part.set_index("cfg.omega")["mean"]
         text = (f"on {ds} the best ω on validation is {best['cfg.omega']:g} (test HR@50 {best['mean']:.4f}, "
                 f"paper: 0.2-0.4)")
@@ -181,7 +185,7 @@ def omega_and_length(omega: pd.DataFrame, seq_len: pd.DataFrame) -> str:
             text += f"; {side} ({ends[0.0]:.4f} vs {ends[1.0]:.4f})"
         lens = sl[sl["dataset"] == ds]
         if len(lens):
-            b = lens.loc[lens["choice"].idxmax()]  # chosen on validation
+            b = _chosen_row(lens, seq_len[seq_len["dataset"] == ds], "cfg.seq_len", "the best L")
             text += (f"; the best L on validation is {int(b['cfg.seq_len'])} ({b['mean']:.4f}; test HR@50 spans "
                      f"{lens['mean'].min():.4f}-{lens['mean'].max():.4f} over L)")
         parts.append(text)
@@ -192,12 +196,10 @@ def latent_dimension(dims: pd.DataFrame, labels: dict | None = None) -> str:
     """Notebook 06 (Figure 5): at each d, the best model, and AttRec's rank."""
     parts = []
     dims = dims[dims["model"] != "pop"]
-    choice = CHOICE if CHOICE in dims else "hr@50"
-    m = dims.groupby(["dataset", "cfg.d", "model"], sort=False)[choice].mean().reset_index()
-    for ds, part in m.groupby("dataset", sort=False):
+    for ds, part in dims.groupby("dataset", sort=False):
         wins, ranks = [], []
         for d, at in part.groupby("cfg.d"):
-            order = list(at.sort_values(choice, ascending=False, kind="stable")["model"])  # ranked on validation
+            order = selection.ranking(at, "model", "the best model at each d")
             wins.append(f"d={d:g}: {_label(order[0], labels)}")
             if "attrec" in order:
                 ranks.append(order.index("attrec") + 1)

@@ -124,7 +124,7 @@ def breakdown_table(per_run: pd.DataFrame, settings: str | None = None) -> pd.Da
 def rq1_answer(delta: float, p: float, alpha: float = ALPHA) -> str:
     """RQ1's answer from AttRec's difference to the strongest baseline and its p: better or worse
     where p < alpha, else no significant difference."""
-    if not (np.isfinite(p) and p < alpha):
+    if not stats.significant(p, alpha):
         return TIED
     return BETTER if delta > 0 else WORSE
 

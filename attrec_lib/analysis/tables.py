@@ -16,6 +16,8 @@ from ..runs import compute
 from ..settings import paper_numbers
 from ..data.registry import paper_set
 from ..training.evaluate import per_user_metrics
+from ..rules import selection
+from ..rules.stats import significant
 from ..rules.selection import CHOICE_METRIC, choice_column
 
 METRICS = ("hr@50", "mrr", "hr@10", "ndcg@10")
@@ -126,10 +128,10 @@ def strongest_baseline(part: pd.DataFrame, baselines) -> tuple[str, pd.Series]:
     the per-model means of the rows (validation and test HR@50)."""
     col = choice_column(part, "the strongest baseline")
     means = part.groupby("model")[[col, "hr@50"]].mean()
-    cands = means.loc[[m for m in means.index if m in baselines]]
+    cands = part[part["model"].isin(baselines)]
     if cands.empty:
         raise ValueError(f"no baseline among {sorted(set(part['model']))}")
-    return str(cands[col].idxmax()), means
+    return str(selection.best(cands, "model", "the strongest baseline", order=list(baselines))), means
 
 
 def attrec_vs_best_baseline(df: pd.DataFrame, specs, baselines) -> pd.DataFrame:
@@ -150,7 +152,7 @@ def attrec_vs_best_baseline(df: pd.DataFrame, specs, baselines) -> pd.DataFrame:
                      "baseline valid HR@50": means.loc[best, CHOICE_METRIC],
                      "AttRec HR@50": means.loc["attrec", "hr@50"], "baseline HR@50": means.loc[best, "hr@50"],
                      **test, "CI low": lo, "CI high": hi,
-                     "AttRec better (p<0.05)": bool(test["ΔHR@50"] > 0 and test["p (HR@50)"] < 0.05)})
+                     "AttRec better (p<0.05)": bool(test["ΔHR@50"] > 0 and significant(test["p (HR@50)"]))})
     return pd.DataFrame(rows)
 
 
@@ -183,7 +185,10 @@ def ablation_table(df: pd.DataFrame, column: str, paper: dict, values=None, valu
     out = pd.DataFrame(rows)
     if out.empty:
         return out
-    out["best here"] = out.groupby("dataset")["_choice"].transform("max") == out["_choice"]
+    chosen = {ds: selection.best(part, column, "ablation_table", order=values)
+              for ds, part in df.groupby("dataset", sort=False)}
+    out["best here"] = [(value_labels or {}).get(chosen[ds], chosen[ds]) == label
+                        for ds, label in zip(out["dataset"], out["setting"])]
     return out.drop(columns="_choice")
 
 

@@ -19,6 +19,8 @@ import numpy as np
 import pandas as pd
 
 from ..engines import grid
+from ..rules import selection
+from ..rules.stats import significant
 from ..settings import paper_numbers
 from ..study import decisions, profiles
 from . import tables
@@ -26,7 +28,6 @@ from ..data.preprocess import parse_tie_rule
 from ..data.registry import paper_set
 
 RULES = profiles.TIE_ORDER_RULES
-ALPHA = 0.05  # significance level of the paired tests
 SHIFT_COLUMNS = ("dataset", "model", "label", "sequential", "seeds", "hr@50 stable", "hr@50 stable sd",
                  "hr@50 shuffled", "hr@50 shuffled sd", "Δhr@50", "Δhr@50 %", "beyond seed sd", "hr@50 paper",
                  "mrr stable", "mrr shuffled", "Δmrr", "p (HR@50)")
@@ -71,14 +72,14 @@ def shift_table(df: pd.DataFrame, specs) -> pd.DataFrame:
             continue
         st, sh = by_rule["stable"], by_rule["shuffled"]
         delta = sh["hr@50"].mean() - st["hr@50"].mean()
-        spread = np.nanmax([st["hr@50"].std(ddof=1), sh["hr@50"].std(ddof=1), 0.0])
         test = _paired(part, specs, "rule", "shuffled", "stable")
         rows.append({"dataset": ds, "model": model, "label": profiles.MODEL_LABELS.get(model, model),
                      "sequential": model not in profiles.NON_SEQUENTIAL, "seeds": len(st),
                      "hr@50 stable": st["hr@50"].mean(), "hr@50 stable sd": st["hr@50"].std(ddof=1),
                      "hr@50 shuffled": sh["hr@50"].mean(), "hr@50 shuffled sd": sh["hr@50"].std(ddof=1),
                      "Δhr@50": delta, "Δhr@50 %": 100.0 * delta / st["hr@50"].mean() if st["hr@50"].mean() else np.nan,
-                     "beyond seed sd": bool(abs(delta) > spread),
+                     "beyond seed sd": selection.beyond_seed_sd(delta, st["hr@50"].std(ddof=1),
+                                                                sh["hr@50"].std(ddof=1)),
                      "hr@50 paper": paper_numbers.table2_value(paper_set(ds), model, "hr@50"),
                      "mrr stable": st["mrr"].mean(), "mrr shuffled": sh["mrr"].mean(),
                      "Δmrr": sh["mrr"].mean() - st["mrr"].mean(), "p (HR@50)": test["p (HR@50)"]})
@@ -86,12 +87,10 @@ def shift_table(df: pd.DataFrame, specs) -> pd.DataFrame:
 
 
 def _best_on_validation(part: pd.DataFrame, models) -> str | None:
-    """The model of ``models`` with the best mean validation HR@50 (ties: the first listed)."""
-    means = part[part["model"].isin(models)].groupby("model", sort=False)["valid_hr@50"].mean()
-    if means.empty:
-        return None
-    order = [m for m in models if m in means.index]
-    return max(order, key=lambda m: (means[m], -order.index(m)))
+    """The model of ``models`` that the selection rule picks (ties: the first listed); None
+    when none of them ran."""
+    mine = part[part["model"].isin(models)]
+    return None if mine.empty else selection.best(mine, "model", "the best model", order=list(models))
 
 
 def signal_table(df: pd.DataFrame, specs) -> pd.DataFrame:
@@ -110,7 +109,7 @@ def signal_table(df: pd.DataFrame, specs) -> pd.DataFrame:
         rows.append({"dataset": ds, "rule": rule, "best sequential": seq, "best non-sequential": ref,
                      "sequential HR@50": hr[seq], "non-sequential HR@50": hr[ref], "gap": test["ΔHR@50"],
                      "p (HR@50)": test["p (HR@50)"],
-                     "signal (p<0.05)": bool(test["ΔHR@50"] > 0 and test["p (HR@50)"] < ALPHA)})
+                     "signal (p<0.05)": bool(test["ΔHR@50"] > 0 and significant(test["p (HR@50)"]))})
     return pd.DataFrame(rows, columns=SIGNAL_COLUMNS)
 
 

@@ -303,19 +303,20 @@ def _baselines_within_noise(part: pd.DataFrame, baselines) -> tuple:
     with one run (the deterministic simple baselines) takes the median seed sd of the data set's
     models with several seeds."""
     choice_col = selection.choice_column(part, "the strongest baseline")
-    g = part[part["model"].isin(baselines)].groupby("model", sort=False)[choice_col]
-    means, sds = g.mean(), g.std(ddof=1)
-    if means.empty:
+    mine = part[part["model"].isin(baselines)]
+    if mine.empty:
         raise ValueError(f"no baseline among {sorted(set(part['model']))}")
+    g = mine.groupby("model", sort=False)[choice_col]
+    means, sds = g.mean(), g.std(ddof=1)
     typical = float(part.groupby("model")[choice_col].std(ddof=1).dropna().median()) if part.groupby(
         "model")[choice_col].count().max() > 1 else 0.0
-    strongest = str(means.idxmax())
+    strongest = str(selection.best(mine, "model", "the strongest baseline"))
 
     def sd(m):
         v = sds.get(m)
         return typical if v is None or not np.isfinite(v) else float(v)
 
-    cands = [m for m in means.index if means[strongest] - means[m] <= max(sd(strongest), sd(m))]
+    cands = [m for m in means.index if not selection.beyond_seed_sd(means[strongest] - means[m], sd(strongest), sd(m))]
     return [strongest] + [m for m in cands if m != strongest], strongest, max(sd(strongest), 0.0)
 
 
@@ -407,9 +408,8 @@ def _gather_aggregation(prof, claim: str) -> list:
 
 
 def _best_setting(part: pd.DataFrame, column: str):
-    """The setting of ``column`` with the highest mean validation HR@50 (ties: the first)."""
-    means = part.groupby(column, sort=False)[CHOICE].mean()
-    return means.idxmax()
+    """The setting of ``column`` that the selection rule picks (ties: the first in the frame)."""
+    return selection.best(part, column, f"the best {column}")
 
 
 def _gather_omega(prof, claim: str) -> list:
@@ -462,7 +462,7 @@ def _gather_dims(prof, claim: str) -> list:
         others = part[part["model"] != "attrec"]
         if others.empty or "attrec" not in set(part["model"]):
             continue
-        best = others.groupby("model", sort=False)[CHOICE].mean().idxmax()
+        best = selection.best(others, "model", "the strongest other model at this d")
         rows += _compare(claim, f"{ds} d={int(d)}", "attrec", _specs_of(part[part["model"] == "attrec"], by_key), best,
                          _specs_of(part[part["model"] == best], by_key))
     return rows
@@ -527,8 +527,8 @@ def _gather_sequential(prof, claim: str) -> list:
         seq, ref = part[~part["model"].isin(blind)], part[part["model"].isin(blind)]
         if seq.empty or ref.empty:
             continue
-        a = seq.groupby("model", sort=False)[CHOICE].mean().idxmax()
-        b = ref.groupby("model", sort=False)[CHOICE].mean().idxmax()
+        a = selection.best(seq, "model", "the best sequential model")
+        b = selection.best(ref, "model", "the best order-blind model")
         rows += _compare(claim, f"{ds}, {rule} ties", a, _specs_of(part[part["model"] == a], by_key), b,
                          _specs_of(part[part["model"] == b], by_key),
                          role="decides" if rule == "shuffled" else "reported",

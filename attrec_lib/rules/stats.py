@@ -196,5 +196,6 @@ def holm(pvalues) -> np.ndarray:
 
 
 def significant(p_adjusted: float, alpha: float = ALPHA) -> bool:
-    """True where an adjusted p-value rejects at ``alpha`` (NaN: no test, False)."""
+    """The study's significance rule: True where a p-value (Holm-adjusted wherever a family of
+    tests decides, as in the verdict) is below ``alpha`` (NaN: no test, False)."""
     return bool(np.isfinite(p_adjusted) and p_adjusted < alpha)

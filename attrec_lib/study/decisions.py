@@ -9,6 +9,7 @@ from ..data.preprocess import shuffled_tie_rule
 from ..engines import grid
 from ..runs import store
 from ..runs.runspec import RunSpec
+from ..rules import selection
 from . import builders, spaces, tuning
 from .builders import spec_for
 from .profiles import (ALL_MODELS, MODEL_LABELS, NON_SEQUENTIAL, SIMPLE_BASELINES, TIE_ORDER_ALL_MODELS, TIE_ORDER_RULES,
@@ -190,8 +191,7 @@ def tuned_omega(prof: Profile, dataset: str) -> float:
     if not sweep:
         raise ValueError(f"{dataset} has no omega sweep in profile {prof.name}")
     df = grid.run_grid(sweep, progress=False)
-    means = df.groupby("cfg.omega")["valid_hr@50"].mean()
-    return float(means[means == means.max()].index.min())
+    return float(selection.best(df, "cfg.omega", "the tuned omega", order=sorted(set(df["cfg.omega"]))))
 
 
 def tuned_specs(prof: Profile) -> list:
@@ -208,8 +208,9 @@ def strongest_baselines(prof: Profile, dataset: str, n: int = TIE_ORDER_STRONGES
     specs = [s for s in learned_table2_specs(prof) if s.dataset == dataset and s.model != "attrec"]
     if cached_only and any(store.load_result(s) is None for s in specs):
         return None
-    means = grid.run_grid(specs, progress=False).groupby("model", sort=False)["valid_hr@50"].mean()
-    return tuple(means.sort_values(ascending=False, kind="stable").index[:n])
+    order = list(dict.fromkeys(s.model for s in specs))  # Table 2's model order
+    return tuple(selection.ranking(grid.run_grid(specs, progress=False), "model", "the strongest baselines",
+                                   order=order)[:n])
 
 
 def tie_order_models(prof: Profile, dataset: str, cached_only: bool = False):

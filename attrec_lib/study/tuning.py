@@ -90,11 +90,11 @@ def edge_flags(trials: pd.DataFrame, model: str, chosen: int, fixed: dict | None
 
 
 def choose(trials: pd.DataFrame) -> int:
-    """Row position of the best trial: highest validation HR@50, the first one on ties."""
+    """Row position of the best trial (one run each): :func:`selection.best` over the trials in
+    the order they were drawn, so a tie goes to the earlier trial (the default, where trial 0 is it)."""
     if trials.empty:
         raise ValueError("no trials to choose from")
-    values = trials[selection.choice_column(trials, "the tuning")].to_numpy()
-    return int(np.flatnonzero(values == values.max())[0])
+    return int(selection.best(trials.assign(_trial=np.arange(len(trials))), "_trial", "the tuning"))
 
 
 def tune(prof, dataset: str, model: str, budget: Budget, progress: bool = False, fixed: dict | None = None) -> dict:
