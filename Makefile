@@ -29,7 +29,7 @@ WORKERS ?=
 ADDRESS ?=
 GRID_PROFILE ?= quick
 
-.PHONY: help setup lock paper plan test unit nbval bench bench-study bench-grid gpu-check goldens goldens-platform clean-data site site-test
+.PHONY: help setup lock paper plan test imports unit nbval bench bench-study bench-grid gpu-check goldens goldens-platform clean-data site site-test
 
 help:  ## list the targets and variables
 	@echo "make <target> [VARIABLE=value ...]"
@@ -74,7 +74,12 @@ paper: $(SETUP)  ## print the plan, execute every notebook, publish only when al
 plan: $(SETUP)  ## print runs needed / cached / to compute and the estimated time (per group of runs too), run nothing
 	$(CLI) plan --profile $(PROFILE) --by-part
 
-test: unit nbval  ## unit tests + nbval on the committed notebooks (writes nothing tracked)
+test: imports unit nbval  ## import contracts, unit tests, nbval on the committed notebooks (writes nothing tracked)
+
+# The contracts live in pyproject.toml ([tool.importlinter]): layers import downward only, no
+# cycles inside a package. Cheap (under a second), so make test runs it first.
+imports: $(SETUP)  ## check the import contracts (import-linter; no cache written)
+	$(VENV)/bin/lint-imports --no-cache
 
 unit: $(SETUP)  ## unit tests
 	$(PY) -m pytest -q tests
