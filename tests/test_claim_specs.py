@@ -58,3 +58,15 @@ def test_cached_groups_keep_only_complete_groups(prof, monkeypatch):
     last = (specs[-1].dataset, specs[-1].model_config["seq_len"])
     assert kept and all((s.dataset, s.model_config["seq_len"]) != last for s in kept)
     assert len(kept) == len([s for s in specs if (s.dataset, s.model_config["seq_len"]) != last])
+
+
+def test_the_claims_part_waits_for_the_tuning_trials_then_lists_every_claim_run(prof, monkeypatch):
+    from attrec_lib.study import all_runs
+    trial_keys = {s.key for s in decisions.learned_trial_specs(prof) + decisions.simple_trial_specs(prof)}
+    cached = set()
+    monkeypatch.setattr(store, "load_result", lambda s: {} if s.key in cached else None)
+    assert claim_specs.grid_specs(prof) == []  # no trial cached: nothing named, nothing run
+    cached |= trial_keys
+    monkeypatch.setattr(claim_specs, "all_specs", lambda p: ["every claim run"])
+    assert claim_specs.grid_specs(prof) == ["every claim run"]
+    assert "claims" in all_runs.PARTS

@@ -3,7 +3,7 @@ them (:func:`fill_profile`: the first-phase runs, then what is chosen on their v
 from __future__ import annotations
 
 from ..engines import ray_engine
-from . import builders, decisions, split_specs
+from . import builders, claim_specs, decisions, split_specs
 from .profiles import Profile
 
 
@@ -45,7 +45,8 @@ def _parts() -> dict:
             "table3": builders.table3_specs, "table4": builders.table4_specs,
             "figure4": lambda p: builders.omega_specs(p) + builders.seq_len_specs(p),
             "figure5": builders.dim_specs, "table5": builders.runtime_specs, "tie-order": decisions.tie_order_grid_specs,
-            "tuned": decisions.tuned_grid_specs, "splits": split_specs.grid_specs}
+            "tuned": decisions.tuned_grid_specs, "splits": split_specs.grid_specs,
+            "claims": claim_specs.grid_specs}
 
 
 PARTS = tuple(_parts())

@@ -135,3 +135,13 @@ def all_specs(prof) -> list:
             seen.add(spec.key)
             out.append(spec)
     return out
+
+
+def grid_specs(prof) -> list:
+    """:func:`all_specs` for the profile's plan and ``grid`` (part ``claims``): only once every tuning
+    trial is cached, since the order-blind reruns take the tunings' choices (the next ``grid`` call
+    adds them then); nothing here computes a run."""
+    trials = decisions.learned_trial_specs(prof) + decisions.simple_trial_specs(prof)
+    if any(store.load_result(s) is None for s in trials):
+        return []
+    return all_specs(prof)
