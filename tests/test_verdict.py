@@ -302,7 +302,21 @@ def test_the_verdict_table_has_the_documented_columns(monkeypatch):
     row = table.set_index("claim").loc["RQ2: short-term alone beats long-term alone (Figure 4a)"]
     assert row["outcome"] == "holds" and row["raw p"] == "x (CASER, HR@50): 0.01".replace("CASER", "Caser")
     assert "Holm-Bonferroni" in row["test and metric"] and "ω = 0" in row["rule"]
-    assert (table.drop(index=table.index[table["claim"].str.contains("short-term")])["outcome"] == "not tested").all()
+    claims = table[table["source"] != "beyond the paper"]
+    assert (claims.drop(index=claims.index[claims["claim"].str.contains("short-term")])["outcome"] == "not tested").all()
+
+
+def test_the_verdict_ends_with_notebook_10s_questions_outside_the_holm_family(monkeypatch):
+    from attrec_lib.analysis import repeats
+    monkeypatch.setattr(verdict, "family", lambda prof: verdict.adjust(tframe(t("x", 0.1, 0.01) | {"claim": "omega"})))
+    monkeypatch.setattr(repeats, "verdict_rows", lambda prof: [
+        {"claim": "Does RQ1's answer depend on X?", "rule": "r", "test and metric": "m", "evidence": "e",
+         "outcome": "yes (on: lastfm)", "source": "beyond the paper"}])
+    table = verdict.verdicts(TINY)
+    last = table.iloc[-1]
+    assert last["claim"] == "Does RQ1's answer depend on X?" and last["outcome"] == "yes (on: lastfm)"
+    assert last["Holm p"] == "– (not in the family)" and tuple(table.columns) == verdict.COLUMNS
+    assert len(table) == len(verdict._claims(TINY)) + 1
 
 
 def test_setting_summary_of_no_runs_is_an_empty_table_with_its_columns():

@@ -37,7 +37,7 @@ from ..runs import runspec, store
 from ..settings import paper_numbers, paths
 from ..rules import selection
 from ..study import builders, decisions, profiles
-from . import attention_null, tables, tie_order
+from . import attention_null, repeats, tables, tie_order
 from ..settings.atomic import replace_atomically
 from ..data.preprocess import parse_tie_rule
 from ..data.registry import paper_set
@@ -763,11 +763,17 @@ def claim_row(tests: pd.DataFrame, claim_id: str, claim: str, rule: str, test: s
 
 
 def verdicts(prof) -> pd.DataFrame:
-    """The verdict table: one row per claim, columns :data:`COLUMNS`."""
+    """The verdict table: one row per claim, columns :data:`COLUMNS`; after the paper's claims (and
+    ours beside them), the questions of notebook 10 (:func:`repeats.verdict_rows`: does RQ1's answer
+    depend on repeat targets, on the split?). Those are decided by their own unadjusted tests, outside
+    the Holm family, and say so in their p columns."""
     tests = family(prof)
-    return pd.DataFrame([claim_row(tests, cid, claim, rule, test, says, number, source, decide)
-                         for cid, claim, rule, test, says, number, source, _gather, decide in _claims(prof)],
-                        columns=list(COLUMNS))
+    rows = [claim_row(tests, cid, claim, rule, test, says, number, source, decide)
+            for cid, claim, rule, test, says, number, source, _gather, decide in _claims(prof)]
+    for row in repeats.verdict_rows(prof):
+        rows.append({"raw p": "–", "Holm p": "– (not in the family)", "paper says": "–",
+                     "paper's number": "–", **row})
+    return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
 def _one(prof, claim_id: str) -> dict:
