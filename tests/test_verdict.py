@@ -323,3 +323,7 @@ def test_setting_summary_of_no_runs_is_an_empty_table_with_its_columns():
     empty = pd.DataFrame(columns=["set", "dataset", "hr@50", "valid_hr@50"])
     out = verdict.setting_summary(empty, "cfg.self_attention", {True: "with", False: "without"})
     assert out.empty and list(out.columns) == ["set", "setting", "seeds", "HR@50 (ours)", "valid HR@50"]
+
+
+def test_a_p_value_that_underflows_is_not_written_zero():
+    assert verdict._p_number(0.0) == "< 1e-300" and verdict._p_number(0.0123) == "0.012"

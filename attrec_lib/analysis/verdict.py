@@ -746,10 +746,16 @@ def adjust(tests: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _p_number(p: float) -> str:
+    """A p-value in two significant digits; one that underflows to 0 (a bootstrap z beyond about 38)
+    as "< 1e-300", never "0"."""
+    return f"{p:.2g}" if p > 0 else "< 1e-300"
+
+
 def _p_text(rows: pd.DataFrame, column: str) -> str:
     rows = rows[rows["role"] == "decides"].dropna(subset=[column])
-    return "; ".join(f"{r['set']} ({_label(r['b'])}, {METRIC_NAMES.get(r['metric'], r['metric'])}): {r[column]:.2g}"
-                     for r in rows.to_dict("records")) or "–"
+    return "; ".join(f"{r['set']} ({_label(r['b'])}, {METRIC_NAMES.get(r['metric'], r['metric'])}): "
+                     f"{_p_number(r[column])}" for r in rows.to_dict("records")) or "–"
 
 
 def claim_row(tests: pd.DataFrame, claim_id: str, claim: str, rule: str, test: str, paper_says: str,
