@@ -196,7 +196,7 @@ def test_test_item_popularity_by_hand(monkeypatch):
     # Training items (all but the last two of each user): item 0 three times, item 1 twice, item 2
     # once. Test items: 0, 1, 2 and 0 again.
     data = SequenceDataset("hand", 4, 4, tuple(np.array(s) for s in ([0, 1, 3, 0], [0, 1, 3, 1], [0, 2, 3, 2], [3, 3, 0])))
-    monkeypatch.setattr("attrec_lib.data.preprocess.load_dataset", lambda name, tie_rule="stable": data)
+    monkeypatch.setattr("attrec_lib.data.ties.load_dataset", lambda name, tie_rule="stable": data)
     row = ties.test_item_popularity("hand", ["stable"], top=1).iloc[0]
     # Train counts: item 0 -> 3, item 1 -> 2, item 2 -> 1, item 3 -> 1 (user 3's only training row).
     assert row["median train count of test item"] == np.median([3, 2, 1, 3])

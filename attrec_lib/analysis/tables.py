@@ -8,8 +8,12 @@ made here (the strongest baseline, the "best here" setting) reads validation HR@
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
+from IPython.display import display
 from scipy import stats
 
 from ..runs import compute
@@ -212,8 +216,6 @@ def runtime_table(df: pd.DataFrame) -> pd.DataFrame:
 
 def bench_table(path) -> pd.DataFrame:
     """The rows of one ``make bench`` JSON file (bench/*.json) as a table."""
-    import json
-    from pathlib import Path
     data = json.loads(Path(path).read_text())
     rows = []
     for r in data.get("rows", []):
@@ -325,7 +327,6 @@ def display_table(df: pd.DataFrame, name: str, labels: dict | None = None, capti
                   floatfmt: str | None = None):
     """Show ``df`` in a notebook as an HTML table (plain text beside it in the same output) and
     return the readable frame. ``name`` fixes the HTML ids; ``labels`` maps model names."""
-    from IPython.display import display
     table = readable(df, labels)
     display(_Table(styled(table, name, caption, floatfmt).to_html(), plain(table, floatfmt)))
     return table

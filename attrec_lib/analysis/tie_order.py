@@ -24,8 +24,9 @@ from ..rules.stats import significant
 from ..settings import paper_numbers
 from ..study import decisions, profiles
 from . import tables
-from ..data.preprocess import parse_tie_rule
+from ..data.preprocess import parse_tie_rule, shuffled_tie_rule
 from ..data.registry import paper_set
+from ..data.ties import test_item_popularity as dataset_test_item_popularity
 
 RULES = profiles.TIE_ORDER_RULES
 SHIFT_COLUMNS = ("dataset", "model", "label", "sequential", "seeds", "hr@50 stable", "hr@50 stable sd",
@@ -179,8 +180,6 @@ def display_table(shift: pd.DataFrame) -> pd.DataFrame:
 def test_item_popularity(prof) -> pd.DataFrame:
     """:func:`attrec_lib.data.ties.test_item_popularity` for every data set of the profile, under
     the stable rule and the shuffled rule of each seed."""
-    from ..data.preprocess import shuffled_tie_rule
-    from ..data.ties import test_item_popularity as one
     rules = ["stable", *(shuffled_tie_rule(s) for s in (prof.seeds if prof.tie_order_seeds is None else prof.tie_order_seeds))]
-    frames = [one(ds, rules) for ds in prof.datasets]
+    frames = [dataset_test_item_popularity(ds, rules) for ds in prof.datasets]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

@@ -29,8 +29,10 @@ import numpy as np
 import pandas as pd
 
 from . import download
-from .preprocess import filter_interactions, order_interactions, read_raw
+from .preprocess import filter_interactions, load_dataset, order_interactions, read_raw
 from .registry import SYNTHETIC, get_spec
+from .sequences import split_leave_last_out
+from .table1 import table1
 
 UNITS = ("second", "minute", "hour", "day", "month", "year")
 TIE_COLUMNS = ("tied_pairs_pct", "test_tied_pct", "tied_ascending_pct", "time_granularity",
@@ -115,7 +117,6 @@ def tie_table(names) -> pd.DataFrame:
 
 def table1_with_ties(names=None) -> pd.DataFrame:
     """Table 1 (:func:`~attrec_lib.data.table1.table1`) with the tie columns appended."""
-    from .table1 import table1
     table = table1(names)
     return table.merge(tie_table(list(table["dataset"])), on="dataset", how="left", validate="one_to_one")
 
@@ -126,8 +127,6 @@ def test_item_popularity(name: str, tie_rules, top: int = 50) -> pd.DataFrame:
     the ``top`` most frequent training items (about what Pop's HR@50 would be without history
     exclusion). A rule that picks the test item inside a tie by file order can pick systematically
     rarer (or commoner) items than a random pick; this shows it without training anything."""
-    from .preprocess import load_dataset
-    from .sequences import split_leave_last_out
     rows = []
     for rule in tie_rules:
         split = split_leave_last_out(load_dataset(name, tie_rule=rule))

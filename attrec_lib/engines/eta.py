@@ -7,6 +7,8 @@ import json
 import statistics
 import sys
 
+from tqdm.auto import tqdm
+
 from ..runs import runspec
 from ..settings import paths
 
@@ -92,7 +94,6 @@ class GridProgress:
     """
 
     def __init__(self, specs, workers: int, enabled: bool = True):
-        from tqdm.auto import tqdm
         estimates = estimate_seconds(specs)
         known = [e for e in estimates if e is not None]
         fill = statistics.median(known) if known else None

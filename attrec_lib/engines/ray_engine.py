@@ -38,19 +38,28 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import os
+import secrets
+import shutil
 import signal
 import socket
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
+from ..data import load_processed
 from ..runs import compute, runspec, store
 from ..settings import paths
 from . import local
 from .eta import GridProgress
+from .ray_head_guard import session_pids
 
 LOOPBACK = "127.0.0.1"
 # Ray rewrites a loopback node address to the machine's routable one unless this is "0" (the
@@ -147,7 +156,6 @@ def resolve_checked(workers=None, address=None) -> tuple[int | None, str | None]
 
 def run_task(spec_dict: dict, driver_source: str, device=None) -> dict:
     """One run, executed wherever the engine put it; returns the result record (writes nothing)."""
-    import socket
     mine = store.code_version()["source_sha256"]
     if mine != driver_source:
         raise RuntimeError(f"the worker on {socket.gethostname()} has library source {mine} but the driver "
@@ -205,14 +213,12 @@ def _is_loopback(address: str | None) -> bool:
 def session_processes(sid: int) -> list[int]:
     """Pids of the live processes in session ``sid`` (Linux /proc): everything that a process
     started with ``start_new_session`` left behind, however deep."""
-    from attrec_lib.engines.ray_head_guard import session_pids
     return session_pids(sid)
 
 
 def stop_session(proc, grace: float = 30.0) -> None:
     """SIGTERM to the process group of ``proc`` (started in a new session), then SIGKILL to
     whatever of that session is still alive after ``grace`` seconds."""
-    import signal
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGTERM)
     with contextlib.suppress(Exception):
@@ -228,7 +234,6 @@ def stop_session(proc, grace: float = 30.0) -> None:
 
 
 def _free_loopback_ports(n: int) -> list[int]:
-    import socket
     socks = [socket.socket() for _ in range(n)]
     try:
         for sock in socks:
@@ -253,10 +258,6 @@ def local_head(cpus: int, attempts: int = 3):
     within 15 s, which happens on a heavily loaded machine, so a failed start is tried again
     (``attempts`` in all).
     """
-    import shutil
-    import subprocess
-    import tempfile
-    from pathlib import Path
     ray_cli = Path(sys.executable).with_name("ray")
     ray_cli = str(ray_cli) if ray_cli.exists() else (shutil.which("ray") or "ray")
     errors = []
@@ -308,7 +309,6 @@ _TOKEN: list = []
 
 
 def _process_token() -> str:
-    import secrets
     if not _TOKEN:
         _TOKEN.append(secrets.token_hex(32))
     return _TOKEN[0]
@@ -330,8 +330,6 @@ def _ray_session(workers, address):
         # phase) must present the same token to its new instance.
         os.environ["RAY_AUTH_TOKEN"] = _process_token()
         os.environ["RAY_AUTH_MODE"] = "token"
-    import logging
-
     import ray
     from ray._private import ray_constants
     saved_flag = ray_constants.ENABLE_RAY_CLUSTER
@@ -358,7 +356,6 @@ def _ray_session(workers, address):
 def _prepare_data(specs):
     """Build each data set's processed cache once here, so that local workers read it instead of
     all building it at once (remote nodes build their own on first use)."""
-    from ..data import load_processed
     for dataset, tie_rule in sorted({(s.dataset, s.tie_rule) for s in specs}):
         if dataset != "synthetic-planted":
             load_processed(dataset, tie_rule)
@@ -412,7 +409,6 @@ def _sigterm_as_interrupt():
     """Inside the block, SIGTERM (and SIGHUP) to this process unwinds like Ctrl-C: the tasks in
     flight are cancelled, a local Ray instance is stopped, nothing partial is written. Without it
     Ray's driver dies of the signal mid-call (its C++ core aborts: exit 134). Main thread only."""
-    import threading
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -42,7 +42,9 @@ with ``--workers 0``), so the notebooks only read the cache.
 from __future__ import annotations
 
 import csv
+import ctypes
 import json
+import logging
 import os
 import shutil
 import signal
@@ -316,7 +318,6 @@ def _end_with_parent() -> None:
     if not sys.platform.startswith("linux"):
         return
     try:
-        import ctypes
         pr_set_pdeathsig = 1  # from <sys/prctl.h>
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGTERM), 0, 0, 0)
     except (OSError, AttributeError):
@@ -355,8 +356,6 @@ def run(args) -> int:
 
 
 def _build(args, notebooks, stage: Path, nb_target: Path, fig_target: Path) -> int:
-    import logging
-
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 

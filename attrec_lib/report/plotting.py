@@ -1,14 +1,20 @@
 """Figures of the study, saved under ``figures/`` with fixed names as PNG and PDF."""
 from __future__ import annotations
 
+import io
+
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from IPython import get_ipython  # noqa: E402
+from IPython.display import Image, display  # noqa: E402
 
-from ..settings import paths  # noqa: E402
+from ..data import registry  # noqa: E402
+from ..data.registry import paper_set  # noqa: E402
+from ..settings import paper_numbers, paths  # noqa: E402
 
 
 def save(fig, name: str) -> list:
@@ -27,9 +33,6 @@ def save(fig, name: str) -> list:
 def inline(fig):
     """The figure as a PNG image a notebook shows inline (this module draws with the Agg backend,
     so a figure is not displayed by itself)."""
-    import io
-
-    from IPython.display import Image
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
     return Image(data=buffer.getvalue(), format="png")
@@ -46,11 +49,6 @@ def show(fig, name: str) -> list:
     notebook is running (the picture a reader sees is the file on disk); returns the file names."""
     out = save(fig, name)
     plt.close(fig)
-    try:
-        from IPython import get_ipython
-        from IPython.display import Image, display
-    except ImportError:  # pragma: no cover - IPython comes with jupyter
-        return out
     if get_ipython() is not None:
         display(Image(filename=str(paths.figures_dir() / f"{name}.png")))
     return out
@@ -60,7 +58,6 @@ def dataset_title(name) -> str:
     """A panel's title for data set ``name``: the paper's name of the set, or for a stand-in the set
     it stands in for, labelled as such ("ML-1M stand-in (ml-1m-first2999)"); an unregistered name
     as it is."""
-    from ..data import registry
     try:
         spec = registry.get_spec(str(name))
     except ValueError:
@@ -239,8 +236,6 @@ def tuned_vs_default(default: pd.DataFrame, tuned: pd.DataFrame, labels: dict, r
     """Each tuned model's HR@50 at its default settings and tuned on validation (mean and sd over
     seeds of the validation-selected epoch; run_grid rows), one panel per data set, the paper's
     Table 2 number as a tick. ``references``: see :func:`paired_bars`."""
-    from ..settings import paper_numbers
-    from ..data.registry import paper_set
     rows = []
     for (ds, model), part in tuned.groupby(["dataset", "model"], sort=False):
         base = default[(default["dataset"] == ds) & (default["model"] == model)]["hr@50"]

@@ -23,13 +23,20 @@ Figure 4 page's to ``docs/``).
 from __future__ import annotations
 
 import argparse
+import functools
 import html
 import json
 import os
 import shutil
 import sys
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urldefrag, urljoin, urlparse
 
+import pandas as pd
+
+from ..analysis import tables
 from ..settings import paths
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "site_template"
@@ -74,9 +81,6 @@ def _markdown(text: str) -> str:
 
 
 def _verdict_table() -> str:
-    import pandas as pd
-
-    from ..analysis import tables
     path = paths.FIGURES_DIR / "verdict.csv"
     if not path.exists():
         return "<p>No verdict yet: run <code>make paper</code>.</p>"
@@ -140,10 +144,6 @@ def build(out: Path) -> list:
 
 
 def _serve(root: Path):
-    import functools
-    import threading
-    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-
     class Quiet(SimpleHTTPRequestHandler):
         def log_message(self, *args):
             pass
@@ -174,8 +174,6 @@ def _chromium() -> str:
 
 def check(root: Path, shots: Path, docs: bool = False) -> list:
     """Open every page of the site in headless Chromium; returns the problems found (empty: pass)."""
-    from urllib.parse import urldefrag, urljoin, urlparse
-
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as err:

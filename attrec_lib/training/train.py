@@ -26,10 +26,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
 
 from ..data.sequences import Split, make_windows
-from .evaluate import HistoryIndex, evaluate
 from ..models.base import Batch, check_choice, check_range, compile_enabled
+from .evaluate import HistoryIndex, evaluate
 
 PROTOCOLS = ("valid", "released")
 SELECT_METRIC = "hr@50"
@@ -266,5 +267,4 @@ def _update_best(best: dict, name, record: dict, evals: dict, stage: str) -> Non
 
 
 def _progress_bar(total: int, enabled: bool, description: str):
-    from tqdm.auto import tqdm
     return tqdm(total=total, desc=description or "train", unit="epoch", disable=not enabled, leave=False)
