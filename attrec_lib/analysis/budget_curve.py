@@ -1,4 +1,4 @@
-"""How the tuned comparison moves with the tuning budget (issue 26).
+"""How the tuned comparison moves with the tuning budget (notebook 01's budget curve).
 
 For each tuning of a profile (every tuned model over its whole space, then the ``tuned_fixed``
 ones) and each tuned data set, the trials are taken in their order (the default first, then the

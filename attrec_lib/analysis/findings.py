@@ -3,8 +3,8 @@
 One function per notebook, each taking the frames the notebook already computed, so the
 paragraph at the top of a notebook changes when the numbers under it change. ``conclusion``
 closes a notebook with the verdict on the paper's claim that the notebook tests
-(``verdict.py`` holds the rules). Nothing here trains or reads the cache itself, except
-``conclusion`` through ``verdict``.
+(``verdict.py`` holds the rules). Nothing here trains or reads the cache: ``conclusion`` takes
+the verdict rows (``verdict.claim_*``) that the notebook computed.
 """
 from __future__ import annotations
 

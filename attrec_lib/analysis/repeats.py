@@ -1,4 +1,4 @@
-"""What the protocol hides: repeat targets and the global timeline (issue 25, notebook 10).
+"""What the protocol hides: repeat targets and the global timeline (notebook 10).
 
 Views of the cache, nothing trained here:
 
@@ -8,7 +8,7 @@ Views of the cache, nothing trained here:
   over the novel ones, from the per-user ranks the cache keeps (the test ranks at the
   validation-selected epoch); :func:`breakdown_table` averages them over seeds.
 * :func:`rq1`: RQ1 decided one way everywhere: AttRec against the baseline with the best mean
-  *validation* HR@50 (:func:`attrec_lib.tables.strongest_baseline`), tested over users and
+  *validation* HR@50 (:func:`attrec_lib.analysis.tables.strongest_baseline`), tested over users and
   seeds (``stats.compare_users``, two-sided), on the test targets of a group of users
   (all, or the novel ones only). The answer is :func:`rq1_answer`.
 * :func:`ordering`: the models ranked by mean test HR@50 under two splits, side by side, with
@@ -401,7 +401,7 @@ def timeline_who(prof) -> pd.DataFrame:
 
 
 def verdict_rows(prof) -> list:
-    """The two verdict rows of issue 25 (:data:`QUESTIONS`), for the verdict notebook."""
+    """The two verdict rows of notebook 10 (:data:`QUESTIONS`), for the verdict notebook."""
     return views(prof)["verdicts"]
 
 

@@ -1,8 +1,9 @@
 """Tables of the study: aggregate run rows over seeds, put the paper's numbers beside ours,
 and test AttRec against the best baseline per user.
 
-Every function takes the DataFrame that ``grid.run_grid`` returns (plus, for paired
-tests, the cached results themselves) and returns a DataFrame; nothing here trains. Every choice
+The functions take the DataFrame that ``grid.run_grid`` returns (plus, for paired tests, the
+per-user ranks of the runs: :func:`per_user` reads them through ``compute.run``, which computes a
+run the cache lacks) and return a DataFrame, or show one in a notebook. Every choice
 made here (the strongest baseline, the "best here" setting) reads validation HR@50
 (``valid_hr@50``, at the validation-selected epoch) only; test numbers are shown beside.
 """

@@ -354,9 +354,9 @@ def _sparse_label(ds: str, L: int, sparse: bool) -> str:
 
 
 def _ablation_runs(prof, table_specs, sparse_specs):
-    """(run rows, specs) of a Table 3/4 builder plus issue 27's sparse ablations of that table
-    (each (data set, L) once all its runs are cached), each row with column ``set`` (data set,
-    or "data set L=…" for the sparse points)."""
+    """(run rows, specs) of a Table 3/4 builder plus the sparse ablations of that table
+    (``claim_specs.sparse_ablation_specs``; each (data set, L) once all its runs are cached), each
+    row with column ``set`` (data set, or "data set L=…" for the sparse points)."""
     specs = list(table_specs(prof))
     sparse = claim_specs.cached_groups(sparse_specs(prof), lambda s: (s.dataset, s.model_config["seq_len"]))
     keys = {s.key for s in specs}
@@ -831,7 +831,7 @@ def claim_sequential_signal(prof) -> dict:
 # --- what the notebooks show beside the verdict rows --------------------------------------------
 
 def sparse_ablation_runs(prof, table: str) -> pd.DataFrame:
-    """The run rows of issue 27's sparse ablations of ``table`` ("table3" or "table4") whose
+    """The run rows of the sparse ablations of ``table`` ("table3" or "table4") whose
     (data set, L) has all its runs cached, with column ``set``."""
     builders = {"table3": claim_specs.sparse_table3_specs, "table4": claim_specs.sparse_table4_specs}
     if table not in builders:

@@ -43,7 +43,7 @@ DATASETS = {
 }
 ML1M_SHAPE = (6040, 3706, 1_000_209)
 CONFIGS = [("attrec", "paper"), ("attrec", "released_code"), ("caser", "paper")]
-TARGETS = {  # this study's targets on a 2-core CPU, one thread (s/epoch, s/eval, MiB; issue 13)
+TARGETS = {  # this study's targets on a 2-core CPU, one thread (s/epoch, s/eval, MiB)
     ("ml-100k", "attrec", "paper"): {"epoch_s": 0.5},
     ("ml-100k", "attrec", "released_code"): {"epoch_s": 0.7},
     ("ml-1m-shaped", "attrec", "paper"): {"epoch_s": 6.0, "eval_s": 2.0, "peak_mib": 2048},

@@ -20,7 +20,7 @@ def run_grid(specs, device=None, progress: bool = True, log: logging.Logger | No
     ``workers=0`` runs them here one after another (:func:`run_in_process`); ``workers=N`` on a
     local Ray instance with N single-threaded tasks at a time; ``address`` on an existing Ray
     cluster. Unset, they come from ``ATTREC_WORKERS`` and ``RAY_ADDRESS``, else in-process (see
-    ``execution``). With ``progress``, one summary line is printed on stdout, which is what a
+    :func:`attrec_lib.engines.ray_engine.resolve`). With ``progress``, one summary line is printed on stdout, which is what a
     notebook shows: "N runs: M from the cache, K computed"; without it, nothing is written.
     """
     specs = list(specs)

@@ -57,7 +57,7 @@ class CaserConfig(ModelConfig):
 
 PRESETS = {"paper": CaserConfig()}
 
-SEARCH_SPACE = {  # issue 14: learning rate, regularisation (weight decay), dropout; d stays 100
+SEARCH_SPACE = {  # learning rate, regularisation (weight decay), dropout; d stays 100
     "train.lr": LogUniform(1e-4, 1e-2),
     "train.weight_decay": LogUniform(1e-7, 1e-4),
     "dropout": Choice((0.0, 0.3, 0.5, 0.7)),

@@ -11,7 +11,7 @@ profile being the user's training items plus the input window (see ``_neighbourh
 
 Cost: a dense N x N inverse, O(N^3) time; peak memory about 2 float64 N x N matrices plus the
 float32 B. Measured on LastFM (N = 12,102), one fit and evaluation, one thread, 2-core CPU shared
-with other jobs: 74 s user + 7 s system CPU, peak resident memory 2.6 GB (issue 17's report). A
+with other jobs: 74 s user + 7 s system CPU, peak resident memory 2.6 GB. A
 set with 30,000 items would need about 16 GB: the limit of this model on such machines.
 Deviations: none in the method; the profile includes the input window, as for ItemKNN.
 """

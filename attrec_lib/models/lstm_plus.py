@@ -42,7 +42,7 @@ class LSTMPlusConfig(attrec.AttRecConfig):
 
 PRESETS = {"paper": LSTMPlusConfig()}
 
-SEARCH_SPACE = {  # issue 14: learning rate (Adagrad, as AttRec) and the paper's lambda grid; d stays 100
+SEARCH_SPACE = {  # learning rate (Adagrad, as AttRec) and the paper's lambda grid; d stays 100
     "train.lr": LogUniform(0.01, 0.2),
     ("reg_embeddings", "reg_weights"): Choice((0.1, 0.01, 0.001, 0.0001)),
 }

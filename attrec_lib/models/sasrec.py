@@ -60,7 +60,7 @@ class SASRecConfig(ModelConfig):
 
 PRESETS = {"paper": SASRecConfig()}
 
-SEARCH_SPACE = {  # issue 14: learning rate, regularisation (weight decay), dropout; d stays 100
+SEARCH_SPACE = {  # learning rate, regularisation (weight decay), dropout; d stays 100
     "train.lr": LogUniform(1e-4, 1e-2),
     "train.weight_decay": LogUniform(1e-7, 1e-4),
     "dropout": Choice((0.0, 0.2, 0.5)),

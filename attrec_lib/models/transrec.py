@@ -61,7 +61,7 @@ class TransRecConfig(ModelConfig):
 
 PRESETS = {"paper": TransRecConfig()}
 
-SEARCH_SPACE = {  # issue 14: learning rate and regularisation; d stays 100
+SEARCH_SPACE = {  # learning rate and regularisation; d stays 100
     "train.lr": LogUniform(1e-4, 1e-2),
     "l2": LogUniform(1e-6, 1e-2),
 }

@@ -1,4 +1,5 @@
-"""Figures of issue 27's new evidence: the sparse ablations and Figure 3's null model."""
+"""Figures of the verdict's own runs (:mod:`attrec_lib.study.claim_specs`): the sparse ablations and
+Figure 3's null model."""
 from __future__ import annotations
 
 import matplotlib

@@ -1,7 +1,8 @@
 """Command line of the study: ``python -m attrec_lib [--debug] COMMAND ...``.
 
 Commands: ``run`` (one run, cached), ``grid`` (every run of a profile), ``plan`` (what a profile
-needs and how long it will take), ``paper`` (execute and publish the notebooks; ``make paper``).
+needs and how long it will take), ``paper`` (execute and publish the notebooks; ``make paper``),
+``compact`` (rewrite older result files in the packed format, same numbers).
 A bad input (a config value, a data file, an environment variable) ends with one line naming it
 and exit code 2; ``--debug`` shows the traceback instead.
 """

@@ -30,12 +30,12 @@ anything runs, when a data set the committed notebooks have (Table 1's CSV: the 
 statistics) is not available here, naming them; ``--allow-missing-data`` (``make paper
 ALLOW_MISSING_DATA=1``) publishes anyway.
 
-Before executing anything the runner prints the plan (:func:`attrec_lib.experiments.plan`): runs
+Before executing anything the runner prints the plan (:func:`attrec_lib.engines.grid.plan`): runs
 needed, cached, to compute and the estimated compute time; ``--plan-only`` (``make plan``) stops
 there.
 
 Before the notebooks execute, every run the profile needs is computed
-(:func:`attrec_lib.execution.fill_profile`: on a local Ray instance with one task per core,
+(:func:`attrec_lib.study.all_runs.fill_profile`: on a local Ray instance with one task per core,
 ``--workers N`` tasks, an existing cluster with ``--address`` / ``RAY_ADDRESS``, or in this process
 with ``--workers 0``), so the notebooks only read the cache.
 """

@@ -255,7 +255,7 @@ def budget_curves(curves: pd.DataFrame, labels: dict, default_first: bool, highl
     """The tuning budget curve: per data set (columns), the validation HR@50 of the trial chosen
     among the first n (top row: the best so far) and that choice's test HR@50 (bottom row, never
     read by the choice) against n; one line per model, ``highlight`` drawn thick. ``curves`` is
-    :func:`attrec_lib.budget_curve.budget_curves`; ``default_first``: trial 1 is the default setting."""
+    :func:`attrec_lib.analysis.budget_curve.budget_curves`; ``default_first``: trial 1 is the default setting."""
     sets = list(dict.fromkeys(curves["dataset"]))
     fig, axes = plt.subplots(2, max(len(sets), 1), figsize=(6.0 * max(len(sets), 1), 7.4), squeeze=False, sharex=True)
     colours = plt.get_cmap("tab20").colors

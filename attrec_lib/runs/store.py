@@ -4,7 +4,7 @@ The result is written atomically (a temporary file, then a rename), so a killed 
 the run in progress and never reads a partial file. Loading checks the file's form (a JSON object
 with every field), format, results version, recorded key and spec, its packed per-user arrays,
 and, where the file has one, the sha256 digest of its content stored in it (field
-:data:`DIGEST_FIELD`, written since issue 24: an edited digit fails it). A file that does not
+:data:`DIGEST_FIELD`: an edited digit fails it). A file that does not
 check out is never served: :func:`load_result` moves it aside into ``results/.aside/`` with a
 warning naming it and the reason, and the run is recomputed; every command (run, grid, grid
 --list, plan, paper, compact) goes through it, so nothing needs deleting by hand. The digest is not

@@ -1,10 +1,11 @@
 """The study: profiles, the specs of every artifact, the tuning, and the choices made on
 validation results.
 
-Modules (each imports only those before it): ``spaces`` (the tuning's search spaces and draws),
-``profiles`` (profiles and groups of models), ``builders`` (pure spec builders), ``tuning`` (the
-equal-budget search), ``decisions`` (specs that follow from a choice), ``claim_specs`` (the runs of
-the verdict's rules beyond the notebooks'), ``all_runs`` (every run of a profile; filling the cache).
+Modules (each imports only those before it; a contract of ``make imports`` holds it): ``spaces``
+(the tuning's search spaces and draws), ``profiles`` (profiles and groups of models), ``builders``
+(pure spec builders), ``tuning`` (the equal-budget search), ``decisions`` (specs that follow from a
+choice), ``claim_specs`` (the runs of the verdict's rules beyond the notebooks') and ``split_specs``
+(Table 2's models under the other splits), ``all_runs`` (every run of a profile; filling the cache).
 
 The names below are re-exported for the notebooks (``study.profile(...)``,
 ``study.table2_specs(prof)``); library code imports the defining module.

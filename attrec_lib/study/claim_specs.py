@@ -1,4 +1,4 @@
-"""The runs issue 27's verdict rules need beyond the notebooks' own (new specs, new keys).
+"""The runs the verdict's rules need beyond the notebooks' own (their own specs and keys).
 
 * :func:`sparse_ablation_specs`: Tables 3 and 4 where attention is not degenerate. With L = 2
   and the diagonal masked, each item attends only to the other one, so with and without
@@ -126,7 +126,7 @@ def cached_groups(specs, by) -> list:
 
 
 def all_specs(prof) -> list:
-    """Every new run of issue 27, each once: sparse ablations, order-blind reruns, the null model,
+    """Every run of this module, each once: sparse ablations, order-blind reruns, the null model,
     the gap split."""
     seen, out = set(), []
     for spec in [*sparse_ablation_specs(prof), *order_blind_shuffled_specs(prof), figure3_null_spec(prof),

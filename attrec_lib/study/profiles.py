@@ -29,7 +29,7 @@ from . import spaces
 @dataclass(frozen=True)
 class Budget:
     n_trials: int = 16  # settings tried per model and data set (the same for every model)
-    epochs: int = 100  # epoch cap of every trial (issue 14: at least 100)
+    epochs: int = 100  # epoch cap of every trial
     patience: int = 10  # evaluations without validation improvement before a trial stops
     seed: int = 0  # seed of the draws and of every trial's run
     default_first: bool = True  # a trained model's trial 0 is its default setting (then n_trials draws)
@@ -180,10 +180,10 @@ def _ablation_sets(papers=paper_numbers.ABLATION_DATASETS) -> tuple:
     return tuple(chosen)
 
 
-# The full and standard profiles' budget. default_first (issue 26) stays off for now: every default
-# trial is cached, but it changes three choices (FMC on ML-100K, TransRec and SASRec on LastFM: their
-# defaults win on validation), whose tuned rows at seeds 1 and 2 and whose split reruns (issue 25,
-# study/split_specs.py) are not all cached yet; flip it when `plan` shows them cached.
+# The full and standard profiles' budget. default_first stays off for now: every default trial is
+# cached, but it changes three choices (FMC on ML-100K, TransRec and SASRec on LastFM: their
+# defaults win on validation), whose tuned rows at seeds 1 and 2 and whose split reruns
+# (study/split_specs.py) are not all cached yet; flip it when `plan` shows them cached.
 TUNING_BUDGET = Budget(n_trials=8, default_first=False)
 
 
@@ -197,25 +197,22 @@ def _full() -> Profile:
     tuned, ablation = _present(("ml-100k", "lastfm")), _ablation_sets()
     return Profile(name="full", datasets=_present(dataset_names()), ablation_datasets=ablation,
                    seeds=(0, 1, 2), sweep_seeds=(0, 1, 2), epochs=40, patience=5, omegas=PAPER_OMEGAS,
-                   seq_lens=PAPER_SEQ_LENS, dims=(10, 25, 50, 100),  # up to the paper's d = 100 (150: ~1.4 core-hours more)
+                   seq_lens=PAPER_SEQ_LENS, dims=(10, 25, 50, 100),  # up to the paper's d = 100
                    dim_models=tuple(m for m in ALL_MODELS if m not in SIMPLE_BASELINES),
                    dim_datasets=_ablation_sets(paper_numbers.FIGURE5_DATASETS),  # the paper's two (or stand-ins)
                    # Figure 4 also on the MovieTweetings stand-in (a fourth set, as the paper's four)
                    figure4_datasets=ablation + tuple(d for d in _present(("movietweetings-snapshot-100k",))
                                                      if d not in ablation),
                    tuned_models=LEARNED_MODELS, tuned_datasets=tuned,
-                   # Per model and data set the default setting and 8 draws, as the standard profile: 16
-                   # draws would add 160 trials, ~4 core-hours by the plan's estimate (issue 26), for a
-                   # budget that is the same for every model either way; notebook 01's budget curve shows
-                   # how the comparison moves from 1 trial to all of them.
+                   # The standard profile's budget, the same for every model; notebook 01's budget
+                   # curve shows how the comparison moves from 1 trial to all of them.
                    tuning=TUNING_BUDGET,
-                   # No tuned rows on the ML-1M stand-in: with ML-100K's choices (tuned_from=(("ml-1m-first2999",
-                   # "ml-100k"),)) its 30 runs at the tuning's 100-epoch cap would cost ~5 core-hours by the
-                   # plan (SASRec 1.3 h; tuned, it ran ~73 epochs on ML-100K and an ML-1M-stand-in epoch costs
-                   # ~5x), two thirds of the rest of this profile; its Table 2 compares every model at
-                   # default settings.
-                   # the tie-order comparison on the two tuned sets, 3 seeds (on the ML-1M stand-in its
-                   # LSTM+, SASRec and Caser runs alone would cost ~2 core-hours)
+                   # No tuned rows on the ML-1M stand-in (tuned_from=(("ml-1m-first2999", "ml-100k"),)
+                   # would run ML-100K's choices there): at the tuning's 100-epoch cap they would cost
+                   # more than the rest of this profile by the plan's estimate; its Table 2 compares
+                   # every model at default settings.
+                   # The tie-order comparison on the two tuned sets, 3 seeds (not on the ML-1M stand-in,
+                   # where its LSTM+, SASRec and Caser runs would cost most).
                    tie_order_datasets=tuned, tie_order_seeds=(0, 1, 2))
 
 
@@ -237,8 +234,8 @@ def _standard() -> Profile:
                    # dominate, with one seed (full: ML-100K and LastFM, 3 seeds).
                    tuning=TUNING_BUDGET,
                    tie_order_datasets=tuple(d for d in ("lastfm",) if d in ablation), tie_order_seeds=(0,),
-                   # Every learned model tuned alike on ML-100K and LastFM (8 settings each, the
-                   # simple baselines' budget; about 3 h on 2 cores per data set), as in the full profile.
+                   # Every learned model tuned alike on ML-100K and LastFM (the simple baselines'
+                   # budget), as in the full profile.
                    tuned_models=LEARNED_MODELS, tuned_datasets=tuple(d for d in ("ml-100k", "lastfm") if d in ablation))
 
 

@@ -1,4 +1,4 @@
-"""The runs of issue 25: Table 2's models under the splits of ``data.splits`` (pure builders).
+"""Table 2's models under the other splits of ``data.splits`` (pure builders; notebook 10).
 
 Every model runs at the setting the study chose for it on the original (leave-last-out) data,
 exactly as RQ1 is decided there (:func:`attrec_lib.study.rq1_specs`: the learned models' tuned
@@ -19,13 +19,12 @@ from . import decisions, profiles
 NO_REPEAT_DATASETS = ("lastfm",)
 TIMELINE_DATASETS = ("ml-100k", "lastfm")
 TIMELINE_SPLIT = global_time_split_name()
-# The seeds these runs use (of the table's 0, 1, 2): what issue 25's compute budget (about 90
-# core-minutes on a shared 2-core machine) fitted; None would be the table's seeds.
+# The seeds these runs use (of the table's 0, 1, 2): one, for the compute budget of a shared
+# 2-core machine; None would be the table's seeds.
 NO_REPEAT_SEEDS = (0,)
 TIMELINE_SEEDS = (0,)
-# Models left out of a rerun for the budget, by (split, data set): on ML-100K SASRec and Caser cost
-# about 12 and 5 of a seed's 25 core-minutes; on LastFM they were the last two in line when the
-# session's time ran out. Neither is the strongest baseline on validation of either set.
+# Models left out of a rerun for the budget, by (split, data set): SASRec and Caser, the costliest
+# per epoch on a CPU. Neither is the strongest baseline on validation of either set.
 LEFT_OUT = {(TIMELINE_SPLIT, "ml-100k"): ("sasrec", "caser"), (TIMELINE_SPLIT, "lastfm"): ("sasrec", "caser")}
 
 
