@@ -29,7 +29,7 @@ WORKERS ?=
 ADDRESS ?=
 GRID_PROFILE ?= quick
 
-.PHONY: help setup lock paper plan test imports unit nbval bench bench-study bench-grid gpu-check goldens goldens-platform clean-data site site-test
+.PHONY: help setup lock paper readme plan test imports unit nbval bench bench-study bench-grid gpu-check goldens goldens-platform clean-data site site-test
 
 help:  ## list the targets and variables
 	@echo "make <target> [VARIABLE=value ...]"
@@ -70,6 +70,9 @@ paper: $(SETUP)  ## print the plan, execute every notebook, publish only when al
 	$(CLI) paper --profile $(PROFILE) $(if $(FRESH_FLAG),--fresh,) $(if $(PUBLISH_FLAG),--publish,) \
 		$(if $(ALLOW_MISSING_DATA_FLAG),--allow-missing-data,) \
 		$(if $(WORKERS),--workers $(WORKERS),) $(if $(ADDRESS),--address $(ADDRESS),) $(NOTEBOOKS)
+
+readme: $(SETUP)  ## rewrite the README's generated blocks (findings, measured speed) from figures/ and bench/
+	$(PY) -m attrec_lib.report.readme
 
 plan: $(SETUP)  ## print runs needed / cached / to compute and the estimated time (per group of runs too), run nothing
 	$(CLI) plan --profile $(PROFILE) --by-part

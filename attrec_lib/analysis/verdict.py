@@ -713,6 +713,12 @@ def _claims(prof) -> list:
     ]
 
 
+def claim_ids() -> dict:
+    """``{claim text: claim id}`` of every claim, in the verdict's order (what a reader of
+    figures/verdict.csv, which has the text, needs to find the claim's rows of verdict-tests.csv)."""
+    return {claim: cid for cid, claim, *_ in _claims(None)}
+
+
 _FAMILY: dict = {}
 
 

@@ -58,6 +58,7 @@ from ..engines import grid, ray_engine
 from ..settings import paths
 from ..settings.atomic import replace_atomically
 from ..study import all_runs, decisions, profiles
+from . import readme
 
 
 PUBLISHED_PROFILE = "full"  # the profile the committed notebooks, figures and CSVs were built with
@@ -403,6 +404,22 @@ def _build(args, notebooks, stage: Path, nb_target: Path, fig_target: Path) -> i
     pairs += [(stage / "notebooks" / nb.name, nb_target / nb.name) for nb in notebooks]
     published = publish_all(pairs, stage / "backup")
     print(f"make paper: published {published} files to {_shown(nb_target)} and {_shown(fig_target)}", flush=True)
+    return update_readme(fig_target)
+
+
+def update_readme(fig_target: Path) -> int:
+    """After a publish over the committed files, the README's generated blocks follow them
+    (:mod:`attrec_lib.report.readme`); a build into ``build/<profile>/`` leaves the README alone.
+    Returns the exit code: 1 (one line) when the published files cannot write the blocks."""
+    target = paths.REPO_ROOT / "README.md"
+    if Path(fig_target).resolve() != paths.FIGURES_DIR.resolve() or not target.is_file():
+        return 0
+    try:
+        changed = readme.write(target, paths.FIGURES_DIR, paths.REPO_ROOT / "bench")
+    except (OSError, ValueError, KeyError) as err:
+        print(f"make paper: published, but README.md was not rewritten ({type(err).__name__}: {err})", file=sys.stderr)
+        return 1
+    print(f"make paper: README.md {'rewritten from' if changed else 'already follows'} {_shown(fig_target)}", flush=True)
     return 0
 
 
