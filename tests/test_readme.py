@@ -153,3 +153,13 @@ def test_notebook_10s_questions_in_the_verdict_link_notebook_10_and_are_not_coun
     assert "**yes**" in bullet and "LastFM: baseline better (EASE) becomes no significant difference" in bullet
     assert "(notebooks/10-repeats-and-timeline.ipynb)" in bullet
     assert f"{len(claims)} claims:" in block and "notebook 10's 1 question on" in block
+
+
+def test_a_changed_table1_size_changes_the_datasets_block(copy):
+    path = copy / "figures" / "table1-datasets.csv"
+    t1 = pd.read_csv(path)
+    t1.loc[t1["dataset"] == "lastfm", "users"] = 935
+    t1.to_csv(path, index=False)
+    block = readme.datasets_block(readme.load_tables(copy / "figures"))
+    assert "* LastFM: 935 users" in block
+    assert "935 users" in readme.check(copy / "README.md", copy / "figures", copy / "bench")

@@ -3,9 +3,10 @@
 The README holds no typed result number. Between markers
 
     <!-- generated:findings:begin --> ... <!-- generated:findings:end -->
+    <!-- generated:datasets:begin --> ... <!-- generated:datasets:end -->
     <!-- generated:bench:begin --> ... <!-- generated:bench:end -->
 
-it carries text this module writes: :func:`findings_block` from the CSVs ``make paper`` publishes
+it carries text this module writes: :func:`findings_block` (and :func:`datasets_block`, Table 1's sizes) from the CSVs ``make paper`` publishes
 under ``figures/`` (the verdict, its tests, Tables 1-5, Figures 4-5, the tie order and notebook 10's
 tables), :func:`bench_block` from the benchmark JSON files under ``bench/``. Both are pure functions of
 the tables they are given (:func:`load_tables`, :func:`load_bench` read them); :func:`render` puts
@@ -33,7 +34,7 @@ from ..settings import paper_numbers, paths
 from ..settings.atomic import replace_atomically
 from .display import dataset_name, model_name, p_text, readable_names, share
 
-BLOCKS = ("findings", "bench")
+BLOCKS = ("findings", "datasets", "bench")
 
 # The notebook that shows each claim's evidence (the verdict notebook has them all).
 CLAIM_NOTEBOOK = {
@@ -548,9 +549,25 @@ def bench_block(bench: dict) -> str:
     return "\n".join(f"* {line}" for line in out) if out else "No benchmark file under `bench/`."
 
 
+def datasets_block(tables: dict) -> str:
+    """The README's sizes of the data sets run here, from Table 1 (``figures/table1-datasets.csv``)."""
+    t1 = tables.get("table1-datasets")
+    if t1 is None:
+        return "Table 1 (`figures/table1-datasets.csv`) is not published yet."
+    out = []
+    for r in t1.dropna(subset=["users"]).to_dict("records"):
+        ours = f"{int(r['users']):,} users, {int(r['items']):,} items, {int(r['interactions']):,} interactions"
+        paper = ("" if pd.isna(r.get("paper_users")) else
+                 f"; the paper: {int(r['paper_users']):,} / {int(r['paper_items']):,} / {int(r['paper_interactions']):,}")
+        out.append(f"* {dataset_name(r['dataset'])}: {ours}{paper}; {readable_names(r['status'])}")
+    return ("Run here (Table 1, [`figures/table1-datasets.csv`](figures/table1-datasets.csv)):\n\n" + "\n".join(out)
+            if out else "No data set of Table 1 is available here.")
+
+
 def render(text: str, tables: dict, bench: dict) -> str:
-    """The README ``text`` with both generated blocks rewritten."""
+    """The README ``text`` with every generated block (:data:`BLOCKS`) rewritten."""
     text = replace_block(text, "findings", findings_block(tables))
+    text = replace_block(text, "datasets", datasets_block(tables))
     return replace_block(text, "bench", bench_block(bench))
 
 
