@@ -346,3 +346,12 @@ def test_make_paper_twice_from_the_cache_leaves_git_status_clean(clone, tmp_path
     assert "0 to compute" in second.stdout, second.stdout[-2000:]
     diff = subprocess.run(["git", "diff", "--stat"], cwd=clone, capture_output=True, text=True).stdout
     assert git_status(clone) == "", f"the rebuild from the cache changed tracked files:\n{diff}"
+
+
+def test_stable_form_records_the_source_relative_to_the_repo_whatever_the_checkout_folder():
+    def executed(checkout: str) -> dict:
+        return {"metadata": {"papermill": {"input_path": f"{checkout}/notebooks/01-x.ipynb", "output_path": "/tmp/x"}},
+                "cells": []}
+    forms = [paper.stable_form(executed(c), "01-x.ipynb", "notebooks/01-x.ipynb", "notebooks/01-x.ipynb")
+             for c in ("/work/h27", "/check/work/main")]
+    assert forms[0] == forms[1] and forms[0]["metadata"]["papermill"]["input_path"] == "notebooks/01-x.ipynb"

@@ -247,19 +247,22 @@ def recover_interrupted_publish() -> bool:
     return True
 
 
-def stable_form(nb: dict, name: str, published_path: str | None = None) -> dict:
+def stable_form(nb: dict, name: str, published_path: str | None = None, source_path: str | None = None) -> dict:
     """The executed notebook ``nb`` without what changes from one execution to the next: no
     execution timestamps or durations (papermill's and nbclient's metadata), a fixed id for
     the cell papermill injects (derived from the notebook's parameters cell, else ``name``), and
     consecutive stream outputs of one cell joined (the kernel flushes ``print``'s text and its
     newline as one message or two depending on timing).
-    ``published_path``: recorded as papermill's output path instead of the staging file."""
+    ``published_path``: recorded as papermill's output path instead of the staging file;
+    ``source_path``: as its input path (relative to the repo, whatever folder the checkout is in)."""
     meta = nb.get("metadata", {}).get("papermill")
     if meta is not None:
         for key in ("duration", "start_time", "end_time"):
             meta.pop(key, None)
         if published_path is not None:
             meta["output_path"] = published_path
+        if source_path is not None:
+            meta["input_path"] = source_path
     cells = nb.get("cells", [])
     params = next((c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
     base = params.get("id") if params is not None and params.get("id") else Path(name).stem[:40]
@@ -399,7 +402,7 @@ def _build(args, notebooks, stage: Path, nb_target: Path, fig_target: Path) -> i
             signal.signal(sig, _stop)
         print(f"=== {nb} done in {time.time() - t0:.0f} s", flush=True)
     for nb in notebooks:
-        _write_stable_form(stage / "notebooks" / nb.name, nb_target / nb.name)
+        _write_stable_form(stage / "notebooks" / nb.name, nb_target / nb.name, nb)
     pairs = [(source, fig_target / source.name) for source in sorted((stage / "figures").iterdir())]
     pairs += [(stage / "notebooks" / nb.name, nb_target / nb.name) for nb in notebooks]
     published = publish_all(pairs, stage / "backup")
@@ -431,7 +434,7 @@ def _keep_failed(staged: Path) -> Path:
     return _shown(kept)
 
 
-def _write_stable_form(staged: Path, target: Path) -> None:
+def _write_stable_form(staged: Path, target: Path, source: Path | None = None) -> None:
     """Rewrite the staged notebook in its stable form (:func:`stable_form`), recording where it is
     published (relative to the repo) instead of the staging file papermill wrote; the JSON is
     laid out as nbformat writes it (indent 1, sorted keys)."""
@@ -441,7 +444,7 @@ def _write_stable_form(staged: Path, target: Path) -> None:
         return
     if not isinstance(nb, dict) or "cells" not in nb:
         return
-    nb = stable_form(nb, staged.name, str(_shown(target)))
+    nb = stable_form(nb, staged.name, str(_shown(target)), None if source is None else str(_shown(Path(source))))
     staged.write_text(json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
 
