@@ -210,10 +210,23 @@ def _grouped(row, tests, describe) -> str:
             words = GROUP_WORDS[key]
             if all(s.startswith("against ") for s in names):  # Figure 3's sets name their null model
                 words = words.removesuffix(" on")
-            parts.append(f"{words} " + _join(f"{_set_name(s)} ({describe(dec[dec['set'] == s], key)})"
-                                             for s in names))
+            parts.append(f"{words} " + _join(_group_sets(names, lambda s: describe(dec[dec["set"] == s], key))))
     text = "; ".join(parts)
     return text[:1].upper() + text[1:] + "." if text else ""
+
+
+def _group_sets(names, describe) -> list:
+    """Each set as "name (what decided it)"; the sets of one data set at several d (Figure 5) as one
+    item, "ML-100K at d = 10 and 25 (d = 10: ...; d = 25: ...)"."""
+    at_d = [re.fullmatch(r"(\S+) d=(\d+)", s) for s in names]
+    if not all(at_d):
+        return [f"{_set_name(s)} ({describe(s)})" for s in names]
+    out = {}
+    for s, m in zip(names, at_d):
+        out.setdefault(m.group(1), []).append((m.group(2), describe(s)))
+    return [f"{dataset_name(ds)} at d = {_join([d for d, _ in items])} ("
+            + "; ".join(f"d = {d}: {text}" if len(items) > 1 else text for d, text in items) + ")"
+            for ds, items in out.items()]
 
 
 def _deciding_rows(rows: pd.DataFrame, key: str) -> pd.DataFrame:
@@ -242,7 +255,7 @@ def _why_comparison(row, tests, tables) -> str:
         text = "; ".join(f"{r['mean a']:.4f} vs {r['mean b']:.4f} {r['metric']}, {p_text(_holm(r))}"
                          for r in mine.to_dict("records"))
         others = [b for b in dict.fromkeys(rows["b"]) if b != strongest]
-        more = f"; {len(others)} more within noise: {_join(others)}" if others else ""
+        more = f"; tested too, within one seed sd of it on validation: {_join(others)}" if others else ""
         return f"against {strongest}: {text}{more}"
     out = [_grouped(row, tests, describe)]
     tuned = tables.get("table2-comparison-tuned")
@@ -253,9 +266,11 @@ def _why_comparison(row, tests, tables) -> str:
             by = dict(zip(part["settings"], part["HR@50 (ours)"]))
             if "default" in by and "tuned" in by:
                 lifts.append(f"{_mean(by['default'])} to {_mean(by['tuned'])} on {dataset_name(ds)}")
+        lifts = [lift if i == 0 else f"from {lift}" for i, lift in enumerate(lifts)]
         if lifts:
-            out.append("The baseline is the strongest on validation HR@50, tuned rows where the study tunes every "
-                       f"learned model alike (AttRec's test HR@50 from default to tuned: {_join(lifts)}).")
+            out.append("Each baseline named is the strongest on validation HR@50, at its tuned setting where the study "
+                       "tunes every learned model alike; tuning moved AttRec's test HR@50 from "
+                       f"{_join(lifts)}.")
     return " ".join(out)
 
 
