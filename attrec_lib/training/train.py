@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ..data.sequences import Split, make_windows
+from ..data.sequences import Split, Windows, make_windows
 from ..models.base import Batch, check_choice, check_range, compile_enabled
 from .evaluate import HistoryIndex, evaluate
 
@@ -169,74 +169,31 @@ def fit(model, split: Split, cfg: TrainConfig, seed: int, protocol: str = "valid
 
 def _fit(model, split, cfg, seed, protocol, device, progress, description) -> FitResult:
     cfg = cfg.validate()
-    check_choice("protocol", protocol, PROTOCOLS)
-    if protocol == "valid" and len(split.eval_users("valid")) == 0:
-        raise ValueError("protocol 'valid' needs a split with validation items (hold_out_valid=True)")
+    _check_protocol(split, protocol)
     device = torch.device(device) if device is not None else default_device()
     rng = np.random.default_rng(seed)
     model.prepare(split)
     model.to(device)
-    mcfg = model.config
     trainable = any(p.requires_grad for p in model.parameters())
-    windows = make_windows(split.train, mcfg.seq_len, mcfg.n_targets, split.pad)
-    if len(windows) == 0:
-        raise ValueError(f"{split.name}: no training windows for L={mcfg.seq_len}, T={mcfg.n_targets}")
-    history_keys = None
-    if cfg.negatives == "user_history":
-        history_keys = np.unique(np.concatenate(
-            [u * split.n_items + np.asarray(t, np.int64) for u, t in enumerate(split.train)]))
-    users_t = torch.as_tensor(windows.users, device=device)
-    inputs_t = torch.as_tensor(windows.inputs, device=device)
-    targets_t = torch.as_tensor(windows.targets, device=device)
-    # The trainer's choice: the model's whole-tensor L2 terms go to the optimiser as weight decay
-    # (identical gradients, cheaper inside the fused step) and the loss it minimises, and logs,
-    # leaves them out.
-    folded_l2 = model.whole_tensor_l2() if trainable else {}
-    loss_fn = model.loss_without_whole_tensor_l2 if folded_l2 else model.loss
-    if compile_enabled():
-        loss_fn = torch.compile(loss_fn)
-    optimizer = make_optimizer(model, cfg, folded_l2) if trainable else None
+    data = _training_windows(model, split, cfg, device)
+    loss_fn, optimizer = _objective(model, cfg, trainable)
     hists = {stage: HistoryIndex(split.history(stage)) for stage in ("valid", "test")}
     select_stage = "valid" if protocol == "valid" else "test"
     result = FitResult()
     best_value, since_best = -math.inf, 0
-    n = len(windows)
-    n_batches = n // cfg.batch_size if cfg.drop_last and n >= cfg.batch_size else math.ceil(n / cfg.batch_size)
-    if cfg.max_batches:
-        n_batches = min(n_batches, cfg.max_batches)
     bar = _progress_bar(cfg.epochs, progress, description)
     for epoch in range(1, cfg.epochs + 1):
         t0 = time.perf_counter()
-        model.train()
-        order = torch.as_tensor(rng.permutation(n), device=device)
-        negatives = torch.as_tensor(sample_negatives(rng, windows.targets, split.n_items, windows.users,
-                                                     history_keys), device=device)
-        total = 0.0
-        for b in range(n_batches if trainable else 0):
-            idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
-            batch = Batch(users_t[idx], inputs_t[idx], targets_t[idx], negatives[idx])
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(batch)
-            loss.backward()
-            optimizer.step()
-            model.after_step()
-            total += float(loss.detach())
+        mean_loss = _train_epoch(model, data, loss_fn, optimizer, rng, cfg, trainable, device)
         if device.type == "cuda":
             torch.cuda.synchronize()
         result.seconds_per_epoch.append(time.perf_counter() - t0)
-        mean_loss = total / max(n_batches, 1)
-        if not math.isfinite(mean_loss):
-            raise TrainingDiverged(f"{description or 'run'}: the training diverged (loss became {mean_loss} at epoch "
-                                   f"{epoch}) with train_config.lr={cfg.lr} ({cfg.optimizer}); a smaller lr may train")
+        _check_finite(mean_loss, epoch, cfg, description)
         if trainable and epoch % cfg.eval_every and epoch != cfg.epochs:
             bar.update(1)
             continue
         t1 = time.perf_counter()
-        record = {"epoch": epoch, "loss": mean_loss}
-        evals = {}
-        for stage in (("valid", "test") if protocol == "valid" else ("test",)):
-            evals[stage], metrics = _eval_stage(model, split, stage, cfg, device, hists[stage])
-            record.update({f"{stage}_{k}": v for k, v in metrics.items()})
+        record, evals = _evaluate_epoch(model, split, cfg, device, hists, protocol, epoch, mean_loss)
         result.seconds_per_eval.append(time.perf_counter() - t1)
         result.history.append(record)
         _update_best(result.best, "valid_selected" if protocol == "valid" else None, record, evals, "valid")
@@ -253,6 +210,95 @@ def _fit(model, split, cfg, seed, protocol, device, progress, description) -> Fi
             break
     bar.close()
     return result
+
+
+def _check_protocol(split: Split, protocol: str) -> None:
+    check_choice("protocol", protocol, PROTOCOLS)
+    if protocol == "valid" and len(split.eval_users("valid")) == 0:
+        raise ValueError("protocol 'valid' needs a split with validation items (hold_out_valid=True)")
+
+
+@dataclass
+class _TrainingWindows:
+    """A split's training windows (numpy, for the negatives; tensors on the device, for the
+    batches), what the negatives avoid, and the number of batches an epoch takes."""
+    windows: Windows
+    users: torch.Tensor  # (n,)
+    inputs: torch.Tensor  # (n, L)
+    targets: torch.Tensor  # (n, T)
+    n_items: int
+    history_keys: np.ndarray | None  # user * n_items + item of every training row ("user_history")
+    n_batches: int
+
+
+def _training_windows(model, split: Split, cfg: TrainConfig, device) -> _TrainingWindows:
+    mcfg = model.config
+    windows = make_windows(split.train, mcfg.seq_len, mcfg.n_targets, split.pad)
+    if len(windows) == 0:
+        raise ValueError(f"{split.name}: no training windows for L={mcfg.seq_len}, T={mcfg.n_targets}")
+    history_keys = None
+    if cfg.negatives == "user_history":
+        history_keys = np.unique(np.concatenate(
+            [u * split.n_items + np.asarray(t, np.int64) for u, t in enumerate(split.train)]))
+    n = len(windows)
+    n_batches = n // cfg.batch_size if cfg.drop_last and n >= cfg.batch_size else math.ceil(n / cfg.batch_size)
+    if cfg.max_batches:
+        n_batches = min(n_batches, cfg.max_batches)
+    return _TrainingWindows(windows, torch.as_tensor(windows.users, device=device),
+                            torch.as_tensor(windows.inputs, device=device),
+                            torch.as_tensor(windows.targets, device=device), split.n_items, history_keys, n_batches)
+
+
+def _objective(model, cfg: TrainConfig, trainable: bool):
+    """(the loss the optimiser minimises, the optimiser); no optimiser for a model with nothing to train.
+
+    The trainer's choice: the model's whole-tensor L2 terms go to the optimiser as weight decay
+    (identical gradients, cheaper inside the fused step) and the loss it minimises, and logs,
+    leaves them out."""
+    folded_l2 = model.whole_tensor_l2() if trainable else {}
+    loss_fn = model.loss_without_whole_tensor_l2 if folded_l2 else model.loss
+    if compile_enabled():
+        loss_fn = torch.compile(loss_fn)
+    optimizer = make_optimizer(model, cfg, folded_l2) if trainable else None
+    return loss_fn, optimizer
+
+
+def _train_epoch(model, data: _TrainingWindows, loss_fn, optimizer, rng: np.random.Generator, cfg: TrainConfig,
+                 trainable: bool, device) -> float:
+    """One pass over the shuffled windows with freshly drawn negatives; the mean batch loss."""
+    model.train()
+    n = len(data.windows)
+    order = torch.as_tensor(rng.permutation(n), device=device)
+    negatives = torch.as_tensor(sample_negatives(rng, data.windows.targets, data.n_items, data.windows.users,
+                                                 data.history_keys), device=device)
+    total = 0.0
+    for b in range(data.n_batches if trainable else 0):
+        idx = order[b * cfg.batch_size:(b + 1) * cfg.batch_size]
+        batch = Batch(data.users[idx], data.inputs[idx], data.targets[idx], negatives[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(batch)
+        loss.backward()
+        optimizer.step()
+        model.after_step()
+        total += float(loss.detach())
+    return total / max(data.n_batches, 1)
+
+
+def _check_finite(mean_loss: float, epoch: int, cfg: TrainConfig, description: str) -> None:
+    if not math.isfinite(mean_loss):
+        raise TrainingDiverged(f"{description or 'run'}: the training diverged (loss became {mean_loss} at epoch "
+                               f"{epoch}) with train_config.lr={cfg.lr} ({cfg.optimizer}); a smaller lr may train")
+
+
+def _evaluate_epoch(model, split: Split, cfg: TrainConfig, device, hists: dict, protocol: str, epoch: int,
+                    mean_loss: float) -> tuple[dict, dict]:
+    """The epoch's history record (loss, every metric of each evaluated stage) and the evaluations."""
+    record = {"epoch": epoch, "loss": mean_loss}
+    evals = {}
+    for stage in (("valid", "test") if protocol == "valid" else ("test",)):
+        evals[stage], metrics = _eval_stage(model, split, stage, cfg, device, hists[stage])
+        record.update({f"{stage}_{k}": v for k, v in metrics.items()})
+    return record, evals
 
 
 def _update_best(best: dict, name, record: dict, evals: dict, stage: str) -> None:
