@@ -31,6 +31,9 @@ import subprocess
 import sys
 import time
 
+# torch and the rest of the library are imported inside the functions that need them, so that
+# `python -m attrec_lib.bench.gpu_check` (which imports this package first) can name a missing
+# torch itself (gpu_check.missing_modules).
 from ..settings import paper_numbers
 from .flops import bytes_per_window, eval_flops, flops_per_window
 

@@ -22,6 +22,7 @@ from .. import models
 from ..data.sequences import make_windows
 from ..models.base import Batch
 from ..training.train import TrainConfig, make_optimizer, sample_negatives
+from .core import load_bench_split
 
 
 def lockstep(split, preset: str, epochs: int = 2, batch_size: int = 1000) -> dict:
@@ -63,7 +64,6 @@ def main(argv=None) -> None:
     ap.add_argument("--dataset", default="ml-100k", choices=["ml-100k", "ml-1m-shaped"])
     ap.add_argument("--epochs", type=int, default=2)
     args = ap.parse_args(argv)
-    from .core import load_bench_split
     torch.set_num_threads(1)
     split = load_bench_split(args.dataset)
     for preset in args.presets:
