@@ -141,3 +141,17 @@ def test_a_full_disk_names_the_file_being_written(tmp_path):
         replace_atomically(target, full)
     assert info.value.errno == errno.ENOSPC
     assert list(target.parent.iterdir()) == []  # no temporary file left
+
+
+@pytest.mark.parametrize("seeds", [-1, "-1", "0,-1", 2**32, [0, 10**30]])
+def test_a_seeds_parameter_out_of_range_names_it(seeds):
+    """papermill ``-p seeds -1`` ended in numpy's "expected non-negative integer", naming nothing."""
+    with pytest.raises(ValueError, match=r"parameter seeds: -?\d+ is out of range: a seed is a whole number"):
+        profiles.profile("tiny", seeds=seeds)
+
+
+def test_a_spec_with_a_seed_out_of_range_names_the_seed():
+    from attrec_lib.runs import runspec
+    with pytest.raises(ValueError, match=r"seed -1 is out of range"):
+        runspec.make_spec("synthetic-planted", "pop", seed=-1)
+    assert runspec.make_spec("synthetic-planted", "pop", seed=2**32 - 1).seed == 2**32 - 1

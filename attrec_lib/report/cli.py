@@ -23,6 +23,7 @@ from ..data.registry import SYNTHETIC
 from ..engines import grid, ray_engine
 from ..runs import compute, runspec, store
 from ..settings import paths
+from ..settings.validation import check_seed
 from ..study import all_runs, profiles
 from ..training.train import PROTOCOLS
 from . import paper
@@ -48,9 +49,6 @@ def _pairs(items, what: str) -> dict:
     return out
 
 
-SEED_LIMIT = 2**32  # numpy's legacy seeding and every engine accept 0 <= seed < 2**32
-
-
 def check_device(text, address=None) -> None:
     """``--device``: cpu, cuda or cuda:N, and a CUDA device only where this machine has one (on a
     Ray cluster, ``address``, the workers' machines decide: only the spelling is checked)."""
@@ -65,11 +63,6 @@ def check_device(text, address=None) -> None:
         index = int(text.split(":")[1]) if ":" in text else 0
         if index >= torch.cuda.device_count():
             raise ValueError(f"--device {text}: this machine has {torch.cuda.device_count()} CUDA device(s)")
-
-
-def check_seed(seed: int) -> None:
-    if not 0 <= seed < SEED_LIMIT:
-        raise ValueError(f"--seed {seed} is out of range: a seed is a whole number with 0 <= seed < 2**32")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -163,7 +156,7 @@ def _dispatch(args) -> int:
               f"aside to results/{store.ASIDE_DIR}/); results/ {out['bytes_before'] / 2**20:.1f} MiB -> "
               f"{out['bytes_after'] / 2**20:.1f} MiB")
         return 0
-    check_seed(args.seed)
+    check_seed(args.seed, "--seed")
     train = _pairs(args.train, "train")
     if args.epochs is not None:
         train["epochs"] = args.epochs

@@ -25,7 +25,7 @@ from .. import models
 from ..data import load_dataset
 from ..data.preprocess import check_tie_rule
 from ..data.splits import LEAVE_LAST_OUT, check_split, make_split, sequence_timestamps
-from ..settings.validation import check_types
+from ..settings.validation import check_seed, check_types
 from ..training.train import PROTOCOLS, TrainConfig
 
 
@@ -166,6 +166,7 @@ def make_spec(dataset: str, model: str = "attrec", preset: str | None = "paper",
     if protocol not in PROTOCOLS:
         raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
     check_tie_rule(tie_rule)  # "stable", "released" or "shuffled:<seed>"; a clear error otherwise
+    seed = check_seed(seed)  # numpy's error for -1 would name no setting
     check_split(split)
     if split != LEAVE_LAST_OUT and protocol != "valid":
         raise ValueError(f"split {split!r} holds out a validation item: it needs protocol 'valid', got {protocol!r}")

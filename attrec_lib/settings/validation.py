@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 
 
 def _expected(annotation) -> tuple:
@@ -84,4 +85,25 @@ def whole_number(value, what: str, minimum: int | None = None) -> int:
         raise ValueError(f"{what} must be a whole number, got {value!r}")
     if minimum is not None and number < minimum:
         raise ValueError(f"{what} must be >= {minimum}, got {value!r}")
+    return number
+
+
+SEED_LIMIT = 2**32  # numpy's legacy seeding and every engine accept 0 <= seed < 2**32
+
+
+def check_seed(seed, what: str = "seed") -> int:
+    """``seed`` as an int when it is a whole number with 0 <= seed < 2**32; else one
+    ``ValueError`` naming ``what`` (``--seed``, ``parameter seeds``): numpy's own message for
+    -1 ("expected non-negative integer") names no setting."""
+    if isinstance(seed, bool):
+        number = None
+    elif isinstance(seed, numbers.Integral):  # numpy's integers too
+        number = int(seed)
+    else:
+        try:
+            number = whole_number(seed, what)
+        except ValueError:
+            number = None
+    if number is None or not 0 <= number < SEED_LIMIT:
+        raise ValueError(f"{what} {seed} is out of range: a seed is a whole number with 0 <= seed < 2**32")
     return number

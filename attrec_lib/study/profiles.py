@@ -22,7 +22,7 @@ from .. import models
 from ..data import is_available
 from ..data.registry import PAPER_DATASETS, SYNTHETIC, ablation_replacement, dataset_names, get_spec, paper_set
 from ..settings import paper_numbers
-from ..settings.validation import whole_number
+from ..settings.validation import check_seed, whole_number
 from . import spaces
 
 
@@ -279,6 +279,7 @@ def _as_tuple(value, what: str, kind) -> tuple | None:
             except (TypeError, ValueError):
                 raise ValueError(f"parameter {what}: {item!r} is not an integer seed; give e.g. 0 or "
                                  f"\"0,1,2\"") from None
+            item = check_seed(item, f"parameter {what}:")
         elif not isinstance(item, str) or not item:
             raise ValueError(f"parameter {what}: {item!r} is not a data set name")
         out.append(item)
