@@ -29,7 +29,7 @@ WORKERS ?=
 ADDRESS ?=
 GRID_PROFILE ?= quick
 
-.PHONY: help setup lock paper readme plan test imports unit nbval bench bench-study bench-grid gpu-check goldens goldens-platform clean-data site site-test
+.PHONY: help setup lock paper readme plan test imports unit nbval bench bench-study bench-grid verify-sample gpu-check goldens goldens-platform clean-data site site-test
 
 help:  ## list the targets and variables
 	@echo "make <target> [VARIABLE=value ...]"
@@ -98,6 +98,9 @@ bench: $(SETUP)  ## speed / memory benchmark (prints a table, writes bench/)
 # AGAINST=<commit> also measures that commit's code, alternating with this one.
 bench-study: $(SETUP)  ## every model's s/epoch, s/eval and floor at one thread; the committed runs' cost in core-hours
 	$(PY) -m attrec_lib.bench.study_cost $(if $(AGAINST),--against $(AGAINST),)
+
+verify-sample: $(SETUP)  ## recompute one committed run per model (ML-100K, drawn with SEED) in fresh processes; bit-identical?
+	$(PY) -m attrec_lib.report.verify_sample --seed $(or $(SEED),0) $(VERIFY_ARGS)
 
 bench-grid: $(SETUP)  ## a profile's grid from an empty cache, serial vs local Ray: wall time, peak memory (GRID_PROFILE=quick)
 	$(PY) -m attrec_lib.bench.grid_wall --profile $(GRID_PROFILE) --workers 0 $(or $(WORKERS),2)
