@@ -57,3 +57,10 @@ def test_a_cached_run_recomputes_bit_identical_and_an_edited_one_is_reported():
     assert verify_sample.verify(runs, log=lines.append) == 1
     assert "DIFFERS: history" in lines[1]
     assert verify_sample.verify(runs, tolerance=True, log=lines.append) == 0  # a loss within float rounding
+
+
+def test_the_headline_shows_the_selected_epoch_and_test_hr_both_ways():
+    a, b = _result(), _result()
+    a["selections"] = {"valid_selected": {"epoch": 9, "test_hr@50": 0.5}}
+    b["selections"] = {"valid_selected": {"epoch": 8, "test_hr@50": 0.49}}
+    assert verify_sample.headline(a, b) == "valid_selected: epoch 9 -> 8, test HR@50 0.5000 -> 0.4900"

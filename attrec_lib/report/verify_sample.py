@@ -111,6 +111,14 @@ def _skeleton(value):
     return str(type(value))
 
 
+def headline(committed: dict, recomputed: dict) -> str:
+    """The run's headline numbers, committed -> recomputed: the selected epoch and its test HR@50."""
+    sel = compute.headline_selection(committed)
+    a, b = committed["selections"].get(sel, {}), recomputed["selections"].get(sel, {})
+    return (f"{sel}: epoch {a.get('epoch')} -> {b.get('epoch')}, test HR@50 "
+            f"{a.get('test_hr@50', float('nan')):.4f} -> {b.get('test_hr@50', float('nan')):.4f}")
+
+
 def within_tolerance(diffs: list[dict]) -> bool:
     """True when every difference is a number within the goldens' cross-platform metric tolerance
     (losses in the history may differ more in absolute terms: they are sums over a whole epoch)."""
@@ -162,7 +170,7 @@ def verify(picked: list[dict], tolerance: bool = False, log=print) -> int:
             verdict = "DIFFERS: " + ", ".join(f"{d['field']} (max |Δ| {d['max_abs_diff']:.3g})" for d in diffs)
             failed += 1
         log(f"  {run['model']:<10} {run['dataset']:<10} {run['key']}  {run['epochs_run']:>3} epochs  "
-            f"{time.time() - t0:6.1f} s  {verdict}")
+            f"{time.time() - t0:6.1f} s  {verdict}" + ("" if not diffs else f"; {headline(committed, fresh)}"))
     log(f"verify-sample: {len(picked) - failed} of {len(picked)} reproduced"
         + ("" if not failed else f"; {failed} differ"))
     return 1 if failed else 0
