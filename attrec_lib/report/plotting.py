@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import textwrap
 
 import matplotlib
 
@@ -9,12 +10,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
 from IPython import get_ipython  # noqa: E402
 from IPython.display import Image, display  # noqa: E402
 
-from ..data import registry  # noqa: E402
 from ..data.registry import paper_set  # noqa: E402
 from ..settings import paper_numbers, paths  # noqa: E402
+from .display import dataset_name, model_name  # noqa: E402
 
 
 def save(fig, name: str) -> list:
@@ -55,17 +57,10 @@ def show(fig, name: str) -> list:
 
 
 def dataset_title(name) -> str:
-    """A panel's title for data set ``name``: the paper's name of the set, or for a stand-in the set
-    it stands in for, labelled as such ("ML-1M stand-in (ml-1m-first2999)"); an unregistered name
-    as it is."""
-    try:
-        spec = registry.get_spec(str(name))
-    except ValueError:
-        return str(name)
-    if spec.is_stand_in:
-        paper = registry.REGISTRY.get(spec.stand_in_for)
-        return f"{paper.paper_name if paper and paper.paper_name else spec.stand_in_for} stand-in ({spec.name})"
-    return spec.paper_name or spec.name
+    """A panel's title for data set ``name``: its display name (:func:`display.dataset_name`: the
+    paper's name, a stand-in labelled as such, "ML-1M stand-in (users 1-2999)"); an unregistered
+    name as it is."""
+    return dataset_name(name)
 
 
 def _position_labels(L: int) -> list:
@@ -88,20 +83,22 @@ def attention_heatmaps(maps: dict, title: str = "") -> plt.Figure:
     """Figure 3: one L x L heatmap per user (rows: query position, columns: attended position),
     one row of panels per data set.
 
-    Maps of the same data set share one colour scale (one colour bar per data set); the masked
+    Every map shares one colour scale (the range of all maps' off-diagonal weights), shown by one
+    colour bar beside the panels, so a colour reads the same weight in every panel; the masked
     diagonal (an item never attends to itself) is drawn hatched grey, not as zero attention.
     """
     rows = {}
     for label, weights in maps.items():
         rows.setdefault(_map_dataset(label), []).append((label, np.asarray(weights, dtype=float)))
     n_cols = max((len(r) for r in rows.values()), default=1)
-    fig, axes = plt.subplots(max(len(rows), 1), n_cols, figsize=(min(4.2 * n_cols, 10.0), 3.9 * max(len(rows), 1)),
-                             squeeze=False)
+    # Constrained layout keeps each row's titles clear of the row above and the bar clear of the panels.
+    fig, axes = plt.subplots(max(len(rows), 1), n_cols, figsize=(min(4.2 * n_cols, 10.0) + 1.0, 3.9 * max(len(rows), 1)),
+                             squeeze=False, layout="constrained")
     cmap = plt.get_cmap("viridis").with_extremes(bad="0.85")
+    off = [w[~np.eye(w.shape[0], dtype=bool)] for panels in rows.values() for _, w in panels]
+    lo, hi = (float(np.concatenate(off).min()), float(np.concatenate(off).max())) if off else (0.0, 1.0)
+    used, im = [], None
     for r, (dataset, panels) in enumerate(rows.items()):
-        off = np.concatenate([w[~np.eye(w.shape[0], dtype=bool)] for _, w in panels])
-        lo, hi = off.min(), off.max()
-        used = []
         for ax, (label, w) in zip(axes[r], panels):
             L = w.shape[0]
             im = ax.imshow(np.ma.masked_where(np.eye(L, dtype=bool), w), cmap=cmap, vmin=lo, vmax=hi)
@@ -113,15 +110,13 @@ def attention_heatmaps(maps: dict, title: str = "") -> plt.Figure:
             ax.set_xlabel("attended position")
             ax.set_ylabel("query position")
             user = label[len(dataset):].strip()
-            if len(rows) > 1:  # several data sets: name each row's set as the paper does
-                ax.set_title(f"{dataset_title(dataset)}: {user}", fontsize=9)
-            else:
-                ax.set_title(label, fontsize=10)
+            ax.set_title(f"{dataset_title(dataset)}: {user}", fontsize=9)
             used.append(ax)
         for ax in axes[r][len(panels):]:
             ax.set_visible(False)
-        bar = fig.colorbar(im, ax=used, fraction=0.046, pad=0.04)
-        bar.set_label(f"attention weight ({dataset}; diagonal masked)")
+    if im is not None:
+        bar = fig.colorbar(im, ax=used, shrink=0.8)
+        bar.set_label("attention weight (diagonal masked)")
     if title:
         fig.suptitle(title)
     return fig
@@ -134,16 +129,27 @@ def _sweep_axis(ax, df, x, hue, y):
         mean, sd = g.mean(), g.std(ddof=1).fillna(0.0)
         ax.plot(mean.index, mean.values, marker="o", label=str(key))
         ax.fill_between(mean.index, mean - sd, mean + sd, alpha=0.15)
+    values = np.sort(pd.unique(df[x].astype(float)))
+    if len(values) and np.all(values == np.round(values)):  # an integer setting (L, d): tick the values run
+        ax.set_xticks(values, [f"{v:.0f}" for v in values])
     ax.grid(alpha=0.3)
+
+
+def _panel_title(text: str, width: int = 18) -> str:
+    """A panel's title wrapped to lines of at most ``width`` characters, so neighbouring panels'
+    titles do not run into each other."""
+    return textwrap.fill(text, width, break_long_words=False, break_on_hyphens=False)
 
 
 def sweep(df: pd.DataFrame, x: str, xlabel: str, hue: str | None = None, y: str = "hr@50",
           facet: str | None = "dataset", title: str = "", labels: dict | None = None,
-          floors: pd.DataFrame | None = None) -> plt.Figure:
+          floors: pd.DataFrame | None = None, band: tuple | None = None) -> plt.Figure:
     """HR@50 against a swept setting, one panel per ``facet`` value (a data set, as in the paper):
     one line per ``hue`` value (mean over seeds, +-1 sd over seeds as a band; no band where a
-    point has one seed). The legend sits right of the panels, off the data. ``floors``: rows of
-    a model without the swept setting (e.g. Pop has no d), drawn as a dashed line per panel."""
+    point has one seed). An integer setting is ticked at the values run. The legend sits right of
+    the panels, off the data. ``floors``: rows of a model without the swept setting (e.g. Pop has
+    no d), drawn as a dashed line per panel. ``band``: ``(low, high, label)``, a range of the
+    swept setting shaded in every panel (e.g. the paper's best ω) and named in the legend."""
     df = df.copy()
     if labels and hue:
         df[hue] = df[hue].map(lambda v: labels.get(v, v))
@@ -152,10 +158,12 @@ def sweep(df: pd.DataFrame, x: str, xlabel: str, hue: str | None = None, y: str 
     fig, axes = plt.subplots(1, len(panels), figsize=(width, 3.6), squeeze=False)
     for ax, (name, part) in zip(axes[0], panels):
         _sweep_axis(ax, part, x, hue, y)
+        if band is not None:
+            ax.axvspan(band[0], band[1], color="tab:orange", alpha=0.15, linewidth=0, label=band[2])
         ax.set_xlabel(xlabel)
         ax.set_ylabel("MRR" if y == "mrr" else y.upper())
         if name != "":
-            ax.set_title(dataset_title(name) if facet == "dataset" else str(name), fontsize=10)
+            ax.set_title(_panel_title(dataset_title(name) if facet == "dataset" else str(name)), fontsize=10)
         if floors is not None and len(floors):
             rows = floors[floors[facet] == name] if facet else floors
             for model, part in rows.groupby("model", sort=False):
@@ -165,7 +173,7 @@ def sweep(df: pd.DataFrame, x: str, xlabel: str, hue: str | None = None, y: str 
     note = "mean over seeds, band: ±1 sd" if seeds > 1 else "one seed per point (no sd band)"
     fig.suptitle(f"{title} ({note})" if title else note, fontsize=11)
     fig.tight_layout()
-    if hue:
+    if hue or band is not None:
         handles, names = axes[0][0].get_legend_handles_labels()
         for ax in axes[0][1:]:
             for h, n in zip(*ax.get_legend_handles_labels()):
@@ -340,4 +348,57 @@ def rank_slopes(table: pd.DataFrame, label_a: str, label_b: str, title: str = ""
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+FOREST_COLUMNS = ["dataset", "baseline", "settings", "users", "ΔHR@50", "CI low", "CI high", "p (HR@50)"]
+
+
+def forest_frame(comparisons: dict) -> pd.DataFrame:
+    """The rows of the forest plot: ``comparisons`` maps a settings label ("default settings",
+    "tuned alike") to tables of :func:`attrec_lib.analysis.tables.attrec_vs_best_baseline` (each
+    baseline chosen there on validation HR@50; nothing here chooses). One row per (data set,
+    baseline, settings): AttRec minus the baseline in HR@50 over users, its paired bootstrap 95%
+    interval and Wilcoxon p, as those tables computed them; a baseline two tables picked for the
+    same data set and settings is one row."""
+    rows = []
+    for settings, frames in comparisons.items():
+        for frame in frames:
+            for r in frame.to_dict("records"):
+                rows.append({"dataset": r["dataset"], "baseline": r["best baseline"], "settings": settings,
+                             "users": r["users"], "ΔHR@50": r["ΔHR@50"], "CI low": r["CI low"],
+                             "CI high": r["CI high"], "p (HR@50)": r["p (HR@50)"]})
+    out = pd.DataFrame(rows, columns=FOREST_COLUMNS).drop_duplicates(["dataset", "baseline", "settings"])
+    order = {ds: i for i, ds in enumerate(dict.fromkeys(out["dataset"]))}  # data sets in the order given
+    return out.sort_values("dataset", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+
+
+def forest(frame: pd.DataFrame, title: str = "") -> plt.Figure:
+    """A forest plot of :func:`forest_frame`: one panel per data set (stacked, one x axis), one
+    line per (baseline, settings), the point AttRec minus the baseline in test HR@50 and the bar its
+    95% interval; right of the dashed zero line AttRec is ahead. Colour: the settings."""
+    sets = list(dict.fromkeys(frame["dataset"]))
+    counts = [int((frame["dataset"] == ds).sum()) for ds in sets]
+    fig, axes = plt.subplots(max(len(sets), 1), 1, sharex=True, squeeze=False, layout="constrained",
+                             figsize=(7.0, 0.9 + sum(0.42 * c + 0.5 for c in counts)),
+                             gridspec_kw={"height_ratios": counts or [1]})
+    kinds = list(dict.fromkeys(frame["settings"]))
+    palette = dict(zip(kinds, sns.color_palette("colorblind", len(kinds))))
+    for ax, ds in zip(axes[:, 0], sets):
+        part = frame[frame["dataset"] == ds].reset_index(drop=True)
+        y = np.arange(len(part))
+        ax.hlines(y, part["CI low"], part["CI high"], colors=[palette[k] for k in part["settings"]], linewidth=2)
+        sns.scatterplot(x=part["ΔHR@50"].to_numpy(), y=y, hue=part["settings"].to_numpy(), hue_order=kinds,
+                        palette=palette, s=45, zorder=3, legend=False, ax=ax)
+        ax.axvline(0.0, color="0.3", linestyle="--", linewidth=1)
+        ax.set_yticks(y, [f"vs {model_name(b)}" for b in part["baseline"]])
+        ax.set_ylim(len(part) - 0.5, -0.5)
+        ax.set_ylabel("")
+        ax.set_title(dataset_title(ds), fontsize=10, loc="left")
+        ax.grid(axis="x", alpha=0.3)
+    axes[-1, 0].set_xlabel("AttRec minus the baseline, test HR@50 (mean over users, 95% interval)")
+    handles = [plt.Line2D([], [], color=palette[k], marker="o", linewidth=2, label=k) for k in kinds]
+    fig.legend(handles=handles, loc="outside lower center", ncol=max(len(kinds), 1), fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title)
     return fig
