@@ -7,6 +7,7 @@ synthetic data set with tiny models, into temporary results and figures folders.
 import shutil
 import subprocess
 
+import pandas as pd
 import pytest
 
 from attrec_lib.settings import paths
@@ -40,6 +41,12 @@ def test_notebook_runs_on_the_tiny_profile(notebook, tmp_path, monkeypatch):
         assert " computed" in text and "(running)" in (tmp_path / "runs.log").read_text()
     if notebook.stem != "00-datasets":
         assert any((tmp_path / "figures").iterdir()), "the notebook saved no figure or table"
+    if notebook.stem == "01-main-comparison":  # the forest plot and its rows
+        forest = pd.read_csv(tmp_path / "figures" / "table2-forest.csv")
+        assert (tmp_path / "figures" / "table2-forest.png").exists() and len(forest)
+        assert not forest.duplicated(["dataset", "baseline", "settings"]).any()
+        assert set(forest["settings"]) == {"default settings", "tuned alike"}  # the tiny profile tunes
+        assert ((forest["CI low"] <= forest["ΔHR@50"]) & (forest["ΔHR@50"] <= forest["CI high"])).all()
 
 
 def test_every_committed_notebook_was_executed_with_the_published_profile_and_its_default():

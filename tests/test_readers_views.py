@@ -118,12 +118,16 @@ def test_forest_frame_has_one_row_per_set_baseline_and_settings_with_the_point_i
     default = _comparison([("ml-100k", "transrec", 0.05), ("lastfm", "ease", -0.1)])
     simple = _comparison([("ml-100k", "sknn", 0.0), ("lastfm", "ease", -0.1)])  # LastFM: EASE picked twice
     tuned = _comparison([("ml-100k", "hrm", 0.0), ("lastfm", "ease", -0.05)])
-    frame = plotting.forest_frame({"default settings": [default, simple], "tuned alike": [tuned]})
+    frame = plotting.forest_frame({"default settings": {"strongest of all": default, "strongest simple": simple},
+                                   "tuned alike": {"strongest of all": tuned}})
     keys = list(zip(frame["dataset"], frame["baseline"], frame["settings"]))
     assert keys == [("ml-100k", "transrec", "default settings"), ("ml-100k", "sknn", "default settings"),
                     ("ml-100k", "hrm", "tuned alike"), ("lastfm", "ease", "default settings"),
                     ("lastfm", "ease", "tuned alike")]
     assert len(set(keys)) == len(keys)
+    assert list(frame["chosen as"]) == ["strongest of all", "strongest simple", "strongest of all",
+                                        "strongest of all = strongest simple",
+                                        "strongest of all"]
     assert ((frame["CI low"] <= frame["ΔHR@50"]) & (frame["ΔHR@50"] <= frame["CI high"])).all()
     assert (frame["CI low"] < frame["CI high"]).all()
     first = default.iloc[0]  # the values are the comparison's own, not recomputed
@@ -131,7 +135,8 @@ def test_forest_frame_has_one_row_per_set_baseline_and_settings_with_the_point_i
     fig = plotting.forest(frame, "T")
     axes = fig.get_axes()
     assert [ax.get_title(loc="left") for ax in axes] == ["ML-100K", "LastFM"]
-    assert [t.get_text() for t in axes[0].get_yticklabels()] == ["vs TransRec", "vs SKNN", "vs HRM"]
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == ["vs TransRec (strongest of all)",
+                                                                  "vs SKNN (strongest simple)", "vs HRM (strongest of all)"]
     segments = axes[1].collections[0].get_segments()
     assert [tuple(s[:, 0]) for s in segments] == [tuple(r) for r in frame.loc[3:, ["CI low", "CI high"]].to_numpy()]
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["default settings", "tuned alike"]

@@ -351,36 +351,43 @@ def rank_slopes(table: pd.DataFrame, label_a: str, label_b: str, title: str = ""
     return fig
 
 
-FOREST_COLUMNS = ["dataset", "baseline", "settings", "users", "ΔHR@50", "CI low", "CI high", "p (HR@50)"]
+FOREST_COLUMNS = ["dataset", "baseline", "chosen as", "settings", "users", "ΔHR@50", "CI low", "CI high", "p (HR@50)"]
 
 
 def forest_frame(comparisons: dict) -> pd.DataFrame:
-    """The rows of the forest plot: ``comparisons`` maps a settings label ("default settings",
-    "tuned alike") to tables of :func:`attrec_lib.analysis.tables.attrec_vs_best_baseline` (each
-    baseline chosen there on validation HR@50; nothing here chooses). One row per (data set,
-    baseline, settings): AttRec minus the baseline in HR@50 over users, its paired bootstrap 95%
-    interval and Wilcoxon p, as those tables computed them; a baseline two tables picked for the
-    same data set and settings is one row."""
-    rows = []
-    for settings, frames in comparisons.items():
-        for frame in frames:
-            for r in frame.to_dict("records"):
-                rows.append({"dataset": r["dataset"], "baseline": r["best baseline"], "settings": settings,
-                             "users": r["users"], "ΔHR@50": r["ΔHR@50"], "CI low": r["CI low"],
-                             "CI high": r["CI high"], "p (HR@50)": r["p (HR@50)"]})
-    out = pd.DataFrame(rows, columns=FOREST_COLUMNS).drop_duplicates(["dataset", "baseline", "settings"])
-    order = {ds: i for i, ds in enumerate(dict.fromkeys(out["dataset"]))}  # data sets in the order given
+    """The rows of the forest plot. ``comparisons``: ``{settings label: {role: table}}``, e.g.
+    ``{"default settings": {"strongest of all": t1, "strongest simple": t2}, "tuned alike": {...}}``, each
+    table one of :func:`attrec_lib.analysis.tables.attrec_vs_best_baseline` (its baseline chosen
+    there on validation HR@50; nothing here chooses). One row per (data set, baseline, settings):
+    AttRec minus the baseline in test HR@50 over users, its paired bootstrap 95% interval and
+    Wilcoxon p, as that table computed them; a baseline picked in two roles for the same data set
+    and settings is one row, ``chosen as`` naming both ("strongest of all = strongest simple"). Data
+    sets in the order first given."""
+    rows = {}
+    for settings, tables_by_role in comparisons.items():
+        for role, table in tables_by_role.items():
+            for r in table.to_dict("records"):
+                key = (r["dataset"], r["best baseline"], settings)
+                if key in rows:
+                    rows[key]["chosen as"] += f" = {role}"
+                    continue
+                rows[key] = {"dataset": r["dataset"], "baseline": r["best baseline"], "chosen as": role,
+                             "settings": settings, "users": r["users"], "ΔHR@50": r["ΔHR@50"],
+                             "CI low": r["CI low"], "CI high": r["CI high"], "p (HR@50)": r["p (HR@50)"]}
+    out = pd.DataFrame(list(rows.values()), columns=FOREST_COLUMNS)
+    order = {ds: i for i, ds in enumerate(dict.fromkeys(out["dataset"]))}
     return out.sort_values("dataset", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
 
 
 def forest(frame: pd.DataFrame, title: str = "") -> plt.Figure:
     """A forest plot of :func:`forest_frame`: one panel per data set (stacked, one x axis), one
-    line per (baseline, settings), the point AttRec minus the baseline in test HR@50 and the bar its
-    95% interval; right of the dashed zero line AttRec is ahead. Colour: the settings."""
+    line per (baseline, settings), labelled with the role it was chosen in, the point AttRec minus
+    the baseline in test HR@50 and the bar its 95% interval; right of the dashed zero line AttRec
+    is ahead. Colour: the settings."""
     sets = list(dict.fromkeys(frame["dataset"]))
     counts = [int((frame["dataset"] == ds).sum()) for ds in sets]
     fig, axes = plt.subplots(max(len(sets), 1), 1, sharex=True, squeeze=False, layout="constrained",
-                             figsize=(7.0, 0.9 + sum(0.42 * c + 0.5 for c in counts)),
+                             figsize=(8.5, 0.9 + sum(0.42 * c + 0.5 for c in counts)),
                              gridspec_kw={"height_ratios": counts or [1]})
     kinds = list(dict.fromkeys(frame["settings"]))
     palette = dict(zip(kinds, sns.color_palette("colorblind", len(kinds))))
@@ -391,7 +398,7 @@ def forest(frame: pd.DataFrame, title: str = "") -> plt.Figure:
         sns.scatterplot(x=part["ΔHR@50"].to_numpy(), y=y, hue=part["settings"].to_numpy(), hue_order=kinds,
                         palette=palette, s=45, zorder=3, legend=False, ax=ax)
         ax.axvline(0.0, color="0.3", linestyle="--", linewidth=1)
-        ax.set_yticks(y, [f"vs {model_name(b)}" for b in part["baseline"]])
+        ax.set_yticks(y, [f"vs {model_name(b)} ({role})" for b, role in zip(part["baseline"], part["chosen as"])])
         ax.set_ylim(len(part) - 0.5, -0.5)
         ax.set_ylabel("")
         ax.set_title(dataset_title(ds), fontsize=10, loc="left")
