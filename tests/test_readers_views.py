@@ -3,7 +3,7 @@ per data set, labelled axes, the legend off the data, and Figure 3's masked diag
 import numpy as np
 import pandas as pd
 
-from attrec_lib.report import plotting
+from attrec_lib.report import claim_figures, plotting
 from attrec_lib.analysis import tables
 
 
@@ -24,6 +24,7 @@ def test_sweep_has_one_panel_per_data_set_and_the_legend_outside():
     df = pd.DataFrame([{"dataset": ds, "model": m, "cfg.d": d, "seed": s, "hr@50": 0.1 * d / 10 + s * 0.01}
                        for ds in ("a", "b") for m in ("attrec", "caser") for d in (10, 50) for s in (0, 1)])
     fig = plotting.sweep(df, "cfg.d", "d", hue="model", title="Figure 5")
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["AttRec", "Caser"]  # display names, not keys
     axes = fig.get_axes()
     assert [ax.get_title() for ax in axes] == ["a", "b"]
     assert all(ax.get_xlabel() == "d" and ax.get_ylabel() == "HR@50" for ax in axes)
@@ -171,3 +172,15 @@ def test_tuned_vs_default_pairs_each_models_bars_with_lines_and_a_legend_clear_o
     fig.canvas.draw()
     legend = fig.legends[0].get_window_extent().transformed(fig.transFigure.inverted())
     assert legend.y1 <= min(ax.get_position().y0 for ax in axes)  # under the panels, not on the title
+
+
+def test_ablation_bars_name_the_sets_and_show_every_bar_whatever_the_sets_scales():
+    df = pd.DataFrame([{"set": name, "cfg.aggregation": agg, "seed": s, "hr@50": base + 0.01 * i + 0.002 * s}
+                       for name, base in (("movietweetings-snapshot-100k L=3", 0.33), ("lastfm L=2", 0.13))
+                       for i, agg in enumerate(("mean", "sum", "max", "min")) for s in (0, 1)])
+    fig = claim_figures.ablation_bars(df, "cfg.aggregation", title="Table 4")
+    axes = fig.get_axes()
+    assert [ax.get_title() for ax in axes] == ["MovieTweetings stand-in at L = 3", "LastFM at L = 2"]
+    for ax in axes:
+        low, high = ax.get_ylim()
+        assert all(low < p.get_height() < high for p in ax.patches)  # no bar cut off by another panel's range

@@ -10,13 +10,16 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..analysis.attention_null import NULL_LABELS, THRESHOLD, column_shares  # noqa: E402
+from .display import readable_names  # noqa: E402
 
 
 def ablation_bars(df: pd.DataFrame, column: str, value_labels: dict | None = None, title: str = "") -> plt.Figure:
     """Test HR@50 (mean over seeds, sd as error bars) of each setting of ``column``, one panel per
-    ``set`` (the run rows of the sparse ablations, with a ``set`` column)."""
+    ``set`` (the run rows of the sparse ablations, with a ``set`` column), titled with the set's
+    display name ("LastFM at L = 2"). Each panel has its own y range (the sets' HR@50 differ too
+    much for one: a shared axis cut off the higher set's bars)."""
     sets = list(dict.fromkeys(df["set"]))
-    fig, axes = plt.subplots(1, max(len(sets), 1), figsize=(3.4 * max(len(sets), 1), 3.0), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, max(len(sets), 1), figsize=(3.4 * max(len(sets), 1), 3.0), squeeze=False)
     for ax, name in zip(axes[0], sets):
         part = df[df["set"] == name]
         g = part.groupby(column, sort=False)["hr@50"]
@@ -24,7 +27,7 @@ def ablation_bars(df: pd.DataFrame, column: str, value_labels: dict | None = Non
         labels = [str((value_labels or {}).get(v, v)) for v in means.index]
         ax.bar(range(len(means)), means.to_numpy(), yerr=sds.to_numpy(), color="tab:blue", capsize=3)
         ax.set_xticks(range(len(means)), labels, rotation=30, ha="right")
-        ax.set_title(name, fontsize=9)
+        ax.set_title(readable_names(name), fontsize=9)
         ax.grid(axis="y", alpha=0.3)
         lo = float((means - sds).min())
         ax.set_ylim(max(0.0, lo - 0.05), float((means + sds).max()) + 0.02)

@@ -151,8 +151,8 @@ def sweep(df: pd.DataFrame, x: str, xlabel: str, hue: str | None = None, y: str 
     no d), drawn as a dashed line per panel. ``band``: ``(low, high, label)``, a range of the
     swept setting shaded in every panel (e.g. the paper's best ω) and named in the legend."""
     df = df.copy()
-    if labels and hue:
-        df[hue] = df[hue].map(lambda v: labels.get(v, v))
+    if hue:  # a model's legend entry: its label ("LSTM+"), not its key
+        df[hue] = df[hue].map(lambda v: (labels or {}).get(v, model_name(v) if hue == "model" else v))
     panels = list(df.groupby(facet, sort=False)) if facet else [("", df)]
     width = min(4.2 * len(panels) + (1.6 if hue else 0.0), 10.5)
     fig, axes = plt.subplots(1, len(panels), figsize=(width, 3.6), squeeze=False)
@@ -167,7 +167,7 @@ def sweep(df: pd.DataFrame, x: str, xlabel: str, hue: str | None = None, y: str 
         if floors is not None and len(floors):
             rows = floors[floors[facet] == name] if facet else floors
             for model, part in rows.groupby("model", sort=False):
-                label = (labels or {}).get(model, model)
+                label = (labels or {}).get(model, model_name(model))
                 ax.axhline(part[y].mean(), color="0.4", linestyle="--", linewidth=1, label=f"{label} (no {xlabel})")
     seeds = df.groupby([c for c in (facet, hue, x) if c])[y].size().max()
     note = "mean over seeds, band: ±1 sd" if seeds > 1 else "one seed per point (no sd band)"
