@@ -393,9 +393,12 @@ def _on_ray(specs, workers, address, device, progress) -> tuple[dict, list[Failu
                     results[spec.key] = result
                     bar.done(spec, time.time() - started)
         except KeyboardInterrupt:
-            for ref in pending:
-                with contextlib.suppress(Exception):  # Ctrl-C may have stopped the worker already
-                    ray.cancel(ref, force=True)
+            # No ray.cancel: a force-cancel that races the reply of a task finishing at that moment
+            # aborts this driver inside Ray's C++ core ("Tried to complete task that was not
+            # pending": exit 1 with a stack dump, 1 SIGTERM in 4 on the tiny grid). Leaving the
+            # session is enough: the tasks are fate-shared with this driver, so disconnecting
+            # (ray.shutdown, below) ends them on a cluster, and stopping our local instance ends its
+            # workers.
             bar.write(f"cancelled: {len(pending)} run(s) in flight dropped, {len(queue)} not started; "
                       "every finished run is cached")
             raise
