@@ -154,7 +154,7 @@ def _child(path: str, out: str) -> int:
 
 def verify(picked: list[dict], tolerance: bool = False, log=print) -> int:
     """Recompute each of ``picked`` and compare; print one line per run and a summary; the exit code."""
-    log(f"verify-sample: {len(picked)} runs, one per model; this CPU's platform id {goldens.platform_id()}")
+    log(f"verify-sample: {len(picked)} runs; this CPU's platform id {goldens.platform_id()}")
     failed = 0
     for run in picked:
         committed = store.read_result_file(run["path"], run["key"])
