@@ -87,14 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model config overrides as JSON values, e.g. omega=0.3 d=50 self_attention=false")
     r.add_argument("--train", nargs="*", metavar="FIELD=VALUE",
                    help="training overrides as JSON values, e.g. patience=0 optimizer=\"adam\"")
-    r.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    r.add_argument("--device", default=None,
+                   help="cpu (default) or cuda / cuda:N: a CUDA run has a key of its own (its numbers round "
+                        "differently), so it never replaces or is served as the CPU run")
     r.add_argument("--no-cache", action="store_true", help="compute even if a cached result exists")
     g = sub.add_parser("grid", help="run every spec a notebook profile needs (skips cached runs)")
     g.add_argument("--profile", default=paper.PUBLISHED_PROFILE, choices=profiles.PROFILES,
                    help=f"one of: {', '.join(profiles.PROFILES)} (default {paper.PUBLISHED_PROFILE})")
     g.add_argument("--shard", default="0/1", type=_shard,
                    help="i/n with 0 <= i < n: run every n-th missing spec starting at i (parallel workers)")
-    g.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    g.add_argument("--device", default=None,
+                   help="cpu (the default and, for now, the only device of a profile's grid: its notebooks read "
+                        "CPU runs)")
     g.add_argument("--workers", type=int, default=None,
                    help="runs at a time on a local Ray instance (default: every core); 0 runs them in this process")
     g.add_argument("--address", default=None,
@@ -160,8 +164,9 @@ def _dispatch(args) -> int:
     train = _pairs(args.train, "train")
     if args.epochs is not None:
         train["epochs"] = args.epochs
+    device_class = "cpu" if args.device is None else torch.device(args.device).type
     spec = runspec.make_spec(args.dataset, args.model, args.preset, args.seed, args.protocol,
-                                 args.tie_rule, train, **_pairs(args.set, "set"))
+                                 args.tie_rule, train, device_class=device_class, **_pairs(args.set, "set"))
     if args.no_cache:
         result = compute.execute(spec, device=args.device)
     else:
@@ -177,6 +182,9 @@ def _dispatch(args) -> int:
 
 
 def _grid(args) -> int:
+    if args.device is not None and torch.device(args.device).type != "cpu":
+        raise ValueError(f"--device {args.device}: a profile's grid runs on the CPU (its notebooks read CPU runs; a "
+                         "GPU result has a key of its own); use `run --device cuda` for a single GPU run")
     index, count = args.shard
     prof = paper.checked_profile(args.profile)
     specs = all_runs.all_specs(prof, parts=args.part)

@@ -19,7 +19,7 @@ import torch
 from .. import models
 from ..settings import paths
 from ..settings.atomic import replace_atomically
-from ..training.train import TrainConfig, default_device, device_name, fit, one_thread
+from ..training.train import TrainConfig, device_name, fit, one_thread
 from .runspec import RESULTS_VERSION, RunSpec, data_fingerprint, load_split, split_fingerprint
 from .store import RESULT_FORMAT, check_writable, code_version, load_result, result_path, write_result
 
@@ -35,8 +35,10 @@ class RunTooLarge(ValueError):
 
 def execute(spec: RunSpec, device=None, progress: bool = True, split=None) -> dict:
     """Train and evaluate one run (no cache involved) and return its result record. Running out of
-    memory is :class:`RunTooLarge`, naming the size settings that differ from the model's defaults."""
-    device = torch.device(device) if device is not None else default_device()
+    memory is :class:`RunTooLarge`, naming the size settings that differ from the model's defaults.
+    The run is computed on its spec's device class (``spec.device_class``; a CPU run stays on the CPU
+    even where a GPU is present); a ``device`` of another class is refused (:func:`device_for`)."""
+    device = device_for(spec, device)
     with one_thread():
         try:
             return _execute(spec, device, progress, split)
@@ -45,6 +47,18 @@ def execute(spec: RunSpec, device=None, progress: bool = True, split=None) -> di
                 raise
             raise RunTooLarge(f"{spec.dataset}/{spec.model}/s{spec.seed}: out of memory on {device} "
                               f"({_first_line(err)}) with {_size_settings(spec)}") from err
+
+
+def device_for(spec: RunSpec, device=None) -> torch.device:
+    """The device ``spec`` runs on: ``device`` when given and of the spec's class, else the spec's
+    class itself. A device of another class is a ``ValueError``: its numbers (other rounding) would
+    be cached under a key that says they come from ``spec.device_class``."""
+    wanted = torch.device(spec.device_class) if device is None else torch.device(device)
+    if wanted.type != spec.device_class:
+        raise ValueError(f"run {spec.key} ({spec.dataset}/{spec.model}) is a {spec.device_class} run: computing it on "
+                         f"{wanted} would give other bits under that key; build its spec with "
+                         f"device_class={wanted.type!r} (a key of its own)")
+    return wanted
 
 
 def _first_line(err: BaseException) -> str:

@@ -32,6 +32,7 @@ from ..training.train import PROTOCOLS, TrainConfig
 # Bump in the commit that changes any run's numbers (code, defaults, data pipeline), together with
 # the golden runs (``make goldens``); results of another version are never read as results.
 RESULTS_VERSION = 3
+DEVICE_CLASSES = ("cpu", "cuda")  # RunSpec.device_class: where a run's numbers come from
 
 
 # TrainConfig fields that cannot change a run's numbers, left out of the run key.
@@ -108,6 +109,9 @@ class RunSpec:
     # which targets are held out (data.splits): leave_last_out (the paper's), first_occurrence, global_time:<q>.
     # Left out of to_dict (so of the key and the result file) at its default: older keys stay as they were.
     split: str = LEAVE_LAST_OUT
+    # the class of device the run is computed on (DEVICE_CLASSES): a GPU rounds differently, so its
+    # result must never be served under a CPU run's key. Left out of to_dict at "cpu" (keys unchanged).
+    device_class: str = "cpu"
 
     def to_dict(self) -> dict:
         d = {"dataset": self.dataset, "model": self.model, "model_config": dict(self.model_config),
@@ -115,6 +119,8 @@ class RunSpec:
              "tie_rule": self.tie_rule, "seed": self.seed}
         if self.split != LEAVE_LAST_OUT:
             d["split"] = self.split
+        if self.device_class != "cpu":
+            d["device_class"] = self.device_class
         return d
 
     def canonical(self) -> dict:
@@ -153,7 +159,7 @@ class RunSpec:
 
 def make_spec(dataset: str, model: str = "attrec", preset: str | None = "paper", seed: int = 0,
               protocol: str | None = None, tie_rule: str | None = None, train: dict | None = None,
-              split: str = LEAVE_LAST_OUT, **model_overrides) -> RunSpec:
+              split: str = LEAVE_LAST_OUT, device_class: str = "cpu", **model_overrides) -> RunSpec:
     """Build a fully resolved spec. ``preset="released_code"`` also defaults the protocol and the
     tie rule to the released code's (no validation item, the authors' tie rule). ``split``: which
     targets are held out (``data.splits``; every split but leave-last-out needs protocol "valid")."""
@@ -168,6 +174,8 @@ def make_spec(dataset: str, model: str = "attrec", preset: str | None = "paper",
     check_tie_rule(tie_rule)  # "stable", "released" or "shuffled:<seed>"; a clear error otherwise
     seed = check_seed(seed)  # numpy's error for -1 would name no setting
     check_split(split)
+    if device_class not in DEVICE_CLASSES:
+        raise ValueError(f"device_class must be one of {list(DEVICE_CLASSES)}, got {device_class!r}")
     if split != LEAVE_LAST_OUT and protocol != "valid":
         raise ValueError(f"split {split!r} holds out a validation item: it needs protocol 'valid', got {protocol!r}")
     mcfg = models.make_config(model, preset, **model_overrides)
@@ -177,7 +185,7 @@ def make_spec(dataset: str, model: str = "attrec", preset: str | None = "paper",
         raise ValueError(f"unknown training field(s) {sorted(unknown)}")
     tcfg = check_types(TrainConfig(**tfields)).validate()
     spec = RunSpec(dataset, model, dataclasses.asdict(mcfg), dataclasses.asdict(tcfg), protocol, tie_rule, int(seed),
-                   split)
+                   split, device_class)
     canonical = spec.canonical()
     return dataclasses.replace(spec, model_config=canonical["model_config"], train_config=canonical["train_config"])
 
