@@ -7,7 +7,8 @@ import shutil
 import pandas as pd
 import pytest
 
-from attrec_lib.report import display, paper, readme
+from attrec_lib.analysis import display
+from attrec_lib.report import paper, readme
 from attrec_lib.settings import paths
 
 README = paths.REPO_ROOT / "README.md"

@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ..analysis.attention_null import NULL_LABELS, THRESHOLD, column_shares  # noqa: E402
-from .display import readable_names  # noqa: E402
+from ..analysis.display import readable_names  # noqa: E402
 
 
 def ablation_bars(df: pd.DataFrame, column: str, value_labels: dict | None = None, title: str = "") -> plt.Figure:

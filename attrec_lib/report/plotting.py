@@ -16,7 +16,7 @@ from IPython.display import Image, display  # noqa: E402
 
 from ..data.registry import paper_set  # noqa: E402
 from ..settings import paper_numbers, paths  # noqa: E402
-from .display import dataset_name, model_name  # noqa: E402
+from ..analysis.display import dataset_name, model_name  # noqa: E402
 
 
 def save(fig, name: str) -> list:

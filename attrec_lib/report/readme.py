@@ -32,7 +32,7 @@ from ..analysis import repeats, verdict
 from ..rules import stats
 from ..settings import paper_numbers, paths
 from ..settings.atomic import replace_atomically
-from .display import dataset_name, model_name, p_text, readable_names, share
+from ..analysis.display import dataset_name, model_name, p_text, readable_names, share
 
 BLOCKS = ("findings", "datasets", "bench")
 

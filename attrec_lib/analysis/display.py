@@ -1,6 +1,7 @@
 """What a reader sees instead of the study's internal names: data sets, models and p-values.
 
-One place for the words the README (and any generated prose) uses:
+One place for the words the README and the notebooks' generated prose use (in the analysis layer, so
+that findings.py and the report layer above it share it):
 
 - :func:`dataset_name`: ``"ml-100k"`` -> ``"ML-100K"``, ``"ml-1m-first2999"`` -> ``"ML-1M stand-in
   (users 1-2999)"``, ``"movietweetings-snapshot-100k"`` -> ``"MovieTweetings stand-in"``: the paper's
