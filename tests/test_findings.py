@@ -17,7 +17,7 @@ def runs(column, values_by_setting, dataset="ml-100k"):
 def test_aggregation_names_the_best_setting_and_the_gap_to_mean():
     df = runs("cfg.aggregation", {"mean": [0.50, 0.50], "sum": [0.40, 0.40], "max": [0.53, 0.53], "min": [0.30, 0.30]})
     text = findings.aggregation(df)
-    assert "mean aggregation gives HR@50 0.5000" in text
+    assert "On ML-100K, mean aggregation gives HR@50 0.5000" in text
     assert "-0.0300 from the best (max)" in text and "beyond the seed sd" in text
     df.loc[df["cfg.aggregation"] == "max", "hr@50"] = 0.45  # worse on test only: still chosen
     assert "+0.0500 from the best (max)" in findings.aggregation(df)
@@ -42,7 +42,7 @@ def test_omega_and_length_report_best_values_and_the_two_ends():
     omega = runs("cfg.omega", {0.0: [0.45], 0.2: [0.50], 1.0: [0.30]})
     seq_len = runs("cfg.seq_len", {1: [0.40], 5: [0.47]})
     text = findings.omega_and_length(omega, seq_len)
-    assert "best ω on validation is 0.2 (test HR@50 0.5000" in text
+    assert "On ML-100K the best ω on validation is 0.2 (test HR@50 0.5000" in text
     assert "short-term alone beats long-term alone (0.4500 vs 0.3000)" in text
     assert "best L on validation is 5" in text
     omega.loc[omega["cfg.omega"] == 1.0, "hr@50"] = 0.6  # best on test, not on validation: not chosen
@@ -57,6 +57,7 @@ def test_latent_dimension_ranks_attrec_at_each_d():
             for m, d, v in [("attrec", 10, 0.5), ("caser", 10, 0.4), ("attrec", 50, 0.45), ("caser", 50, 0.48),
                             ("pop", np.nan, 0.9)]]
     text = findings.latent_dimension(pd.DataFrame(rows), {"caser": "Caser", "attrec": "AttRec"})
+    assert text.startswith("**Findings.** On ML-100K (2 models) the best model is d=10: AttRec, d=50: Caser")
     assert "d=10: AttRec, d=50: Caser" in text and "AttRec ranks 1, 2 at d = 10, 50" in text
     assert "pop" not in text.lower()  # Pop has no d and is not ranked
 
@@ -74,6 +75,8 @@ def test_attention_quotes_the_paper_and_names_the_most_attended_position():
     text = findings.attention({"ml-100k user 888": w})
     assert findings.FIGURE3_PAPER_READING in text
     assert "the item at t gets the most attention on average (0.850" in text
+    assert "Ours: ML-100K user 888: column (attended item) explains" in text
+    assert "(ML-100K user 888: " in findings.attention_conclusion({"ml-100k user 888": w})
     assert "holds for 1 of the 1 users" in findings.attention_conclusion({"u": np.tile([0.1, 0.3, 0.6], (3, 1))})
 
 
@@ -112,13 +115,31 @@ def test_conclusion_names_rule_test_and_evidence():
     assert text == "**Conclusion.** *A*: **partly (pass: x; fail: y)**. Rule: r0. Test: t. Evidence: e."
 
 
+def test_the_verdicts_set_labels_are_written_with_display_names_in_the_prose():
+    outcome = "partly (pass: ml-1m-first2999; fail: lastfm L=3; no evidence: ml-100k d=10)"
+    row = _claims([outcome]).iloc[0].to_dict()
+    row["evidence"] = "lastfm L=3: with self-attention 0.1588 vs without 0.2009 | ml-100k: best L=5"
+    text = findings.conclusion([row])
+    assert ("**partly (pass: ML-1M stand-in (users 1-2999); fail: LastFM at L = 3; no evidence: ML-100K at "
+            "d = 10)**") in text
+    assert "Evidence: LastFM L=3: with self-attention 0.1588 vs without 0.2009 | ML-100K: best L=5." in text
+    claims = _claims(["holds", outcome, "yes (on: lastfm)"], ["paper", "paper", "beyond the paper"])
+    assert "Beyond the paper: *C*: yes (on: LastFM)." in findings.verdict(claims)
+    conclusion = findings.verdict_conclusion(claims)
+    assert "*B*: partly (pass: ML-1M stand-in (users 1-2999); fail: LastFM at L = 3;" in conclusion
+    assert "lastfm" not in conclusion and "ml-1m-first2999" not in conclusion
+
+
 def test_datasets_lists_exact_and_different_counts():
     table = pd.DataFrame({"dataset": ["ml-100k", "lastfm", "ml-1m"], "users": [943, 936, np.nan],
                           "paper_users": [943, 951, 6040], "diff_users": [0, -15, np.nan], "diff_items": [0, -11, np.nan],
                           "diff_interactions": [0, -2097, np.nan]})
     text = findings.datasets(table)
-    assert "2 of the 3 data sets" in text and "equal to the paper's: ml-100k" in text
-    assert "lastfm (-15 users, -11 items, -2097 interactions)" in text and "offline: 1 (ml-1m)" in text
+    assert "2 of the 3 data sets" in text and "equal to the paper's: ML-100K." in text
+    assert "LastFM (-15 users, -11 items, -2097 interactions)" in text and "offline: 1 (ML-1M)" in text
+    assert "ml-100k" not in text and "lastfm" not in text  # display names only, no slug
+    conclusion = findings.datasets_conclusion(table.assign(paper_users=[943, np.nan, 6040]))
+    assert "can run on ML-100K, LastFM; of these, LastFM are stand-ins" in conclusion
 
 
 def test_comparison_names_the_paper_set_of_a_stand_in_and_a_light_sets_baselines():
@@ -128,7 +149,9 @@ def test_comparison_names_the_paper_set_of_a_stand_in_and_a_light_sets_baselines
                           "baseline HR@50": 0.47, "ΔHR@50": 0.05, "p (HR@50)": 0.001, "AttRec better (p<0.05)": True}])
     text = findings.comparison(df, test, {"sknn": "SKNN"}, light=("ml-1m-first2999",))
     paper = paper_numbers.table2_value("ml-1m", "attrec", "hr@50")
-    assert f"(paper on ml-1m, which this set stands in for: {paper:.4f}" in text
+    assert f"On ML-1M stand-in (users 1-2999), AttRec reaches HR@50 0.5200 (paper on ML-1M, which this set " \
+        f"stands in for: {paper:.4f}" in text
+    assert "the strongest baseline here" in text and "is SKNN at 0.4700" in text and "(Wilcoxon p = 0.001)" in text
     assert "the strongest baseline here (of Pop and the simple ones: the learned baselines were not run" in text
 
 
@@ -138,12 +161,18 @@ def test_comparison_says_not_significant_when_the_test_says_so():
                           "ΔHR@50": -0.01, "p (HR@50)": 0.4, "AttRec better (p<0.05)": False}])
     text = findings.comparison(df, test, {"caser": "Caser"})
     assert "(paper 0.5273, -0.0373)" in text and "Caser at 0.5000" in text
-    assert "not significantly different from it (Wilcoxon p = 4.00e-01)" in text
-    test.loc[0, "p (HR@50)"] = 0.001
-    assert "AttRec is significantly worse (Wilcoxon p = 1.00e-03)" in findings.comparison(df, test)
+    assert "not significantly different from it (Wilcoxon p = 0.40)" in text
+    test.loc[0, "p (HR@50)"] = 0.003
+    assert "AttRec is significantly worse (Wilcoxon p = 0.003)" in findings.comparison(df, test)
+    test.loc[0, "p (HR@50)"] = 6.8e-24
+    assert "AttRec is significantly worse (Wilcoxon p < 0.001)" in findings.comparison(df, test)
+    test.loc[0, "p (HR@50)"] = 0.0495  # below the level: never written "0.05"
+    assert "significantly worse (Wilcoxon p = 0.050)" in findings.comparison(df, test)
+    test.loc[0, "best baseline"] = "lstm_plus"  # no label given: the model registry's
+    assert "the strongest baseline here is LSTM+ at 0.5000" in findings.comparison(df, test)
     assert findings.comparison(df, test).startswith("**Findings.** ")
     assert findings.comparison(df, test, heading="With every learned model tuned alike").startswith(
-        "**With every learned model tuned alike.** On ml-100k")
+        "**With every learned model tuned alike.** On ML-100K, AttRec reaches")
 
 
 def test_edge_choices_names_each_edge_and_what_was_done():
@@ -151,7 +180,9 @@ def test_edge_choices_names_each_edge_and_what_was_done():
                             "edge": ["l2=489 is the largest value tried (range [1, 10000])", "-", "-",
                                      "train.lr=0.01 is the largest value tried (range [0.0001, 0.01])"]})
     text = findings.edge_choices(choices)
-    assert "EASE on 1 of 2 data sets (a: l2=489" in text and "BPRMF on 1 of 2 data sets (b: train.lr=0.01" in text
+    assert "EASE on 1 of 2 data sets (a: l2=489" in text  # an unregistered name as it is
+    named = findings.edge_choices(choices.assign(dataset=["lastfm", "ml-100k", "lastfm", "ml-100k"]))
+    assert "EASE on 1 of 2 data sets (LastFM: l2=489" in named and "(ML-100K: train.lr=0.01" in named and "BPRMF on 1 of 2 data sets (b: train.lr=0.01" in text
     assert "EASE, BPRMF: not widened" in text
     widened = findings.edge_choices(choices, {"EASE": {"l2": (1.0, 1e4)}})
     assert "EASE's range was already widened (l2 from [1, 10000])" in widened and "BPRMF: not widened" in widened
@@ -166,3 +197,13 @@ def test_comparison_without_a_test_names_the_best_model_on_validation_not_on_tes
                        "valid_hr@50": [0.30, 0.35]})
     text = findings.comparison(df, pd.DataFrame(), {"sknn": "SKNN"})
     assert "the best model on validation is SKNN (test HR@50 0.4000)" in text
+
+
+def test_runtime_names_the_data_set_and_follows_the_times():
+    t5 = pd.DataFrame([{"dataset": "ml-100k", "attrec s/epoch (ours)": 2.0, "caser s/epoch (ours)": 3.0,
+                        "attrec s/epoch (paper GPU)": 0.1, "caser s/epoch (paper GPU)": 0.3, "device": "cpu"}])
+    text = findings.runtime(t5)
+    assert text == ("**Findings.** On ML-100K an epoch takes 2.00 s for AttRec and 3.00 s for Caser (1.50x); "
+                    "the paper's GPU: 0.100 s and 0.300 s (3.00x) [cpu].")
+    t5.loc[0, "caser s/epoch (ours)"] = 5.0
+    assert "5.00 s for Caser (2.50x)" in findings.runtime(t5)

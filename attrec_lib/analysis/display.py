@@ -9,6 +9,7 @@ that findings.py and the report layer above it share it):
 - :func:`model_name`: the model registry's label (``"lstm_plus"`` -> ``"LSTM+"``); a label passes
   through unchanged;
 - :func:`p_text`: ``"p = 0.70"``, ``"p = 0.003"``, ``"p < 0.001"``;
+- :func:`dataset_names`: every data set name inside a free text replaced by its display name;
 - :func:`readable_names`: every data set name inside a free text (a verdict set label such as
   ``"lastfm L=3"``) replaced by its display name (``"LastFM at L = 3"``).
 """
@@ -75,11 +76,15 @@ def _names_pattern() -> re.Pattern:
     return re.compile(r"(?<![\w-])(" + "|".join(re.escape(n) for n in names) + r")(?![\w-])")
 
 
+def dataset_names(text) -> str:
+    """``text`` with every registered data set name replaced by :func:`dataset_name` (nothing else)."""
+    return _names_pattern().sub(lambda m: dataset_name(m.group(1)), str(text))
+
+
 def readable_names(text) -> str:
     """``text`` with every registered data set name replaced by :func:`dataset_name`, and the
     verdict's set suffixes ``L=3`` / ``d=100`` written ``at L = 3`` / ``at d = 100``."""
-    out = _names_pattern().sub(lambda m: dataset_name(m.group(1)), str(text))
-    return re.sub(r"\b([Ld])=(\d+)\b", r"at \1 = \2", out)
+    return re.sub(r"\b([Ld])=(\d+)\b", r"at \1 = \2", dataset_names(text))
 
 
 def share(value: float, digits: int = 1) -> str:

@@ -1,7 +1,9 @@
 """What each notebook found, as a paragraph written from its numbers (Markdown).
 
 One function per notebook, each taking the frames the notebook already computed, so the
-paragraph at the top of a notebook changes when the numbers under it change. ``conclusion``
+paragraph at the top of a notebook changes when the numbers under it change. Data sets, models
+and p-values are written as a reader sees them (``display.py``: "ML-100K", "LSTM+", "p = 0.003");
+the verdict's outcomes keep their set labels in ``verdict.csv`` and are only rewritten here. ``conclusion``
 closes a notebook with the verdict on the paper's claim that the notebook tests
 (``verdict.py`` holds the rules). Nothing here trains or reads the cache: ``conclusion`` takes
 the verdict rows (``verdict.claim_*``) that the notebook computed.
@@ -15,6 +17,7 @@ from ..settings import paper_numbers
 from ..data.registry import paper_set
 from ..rules import selection
 from ..rules.stats import significant
+from .display import dataset_name, dataset_names, model_name, p_text, readable_names
 from .verdict import outcome_kind
 
 # The paper's reading of Figure 3 (Section 5.4), quoted beside ours.
@@ -24,7 +27,7 @@ FIGURE3_PAPER_READING = ("the attention matrix is column distinguishable even th
 
 
 def _label(model: str, labels: dict | None) -> str:
-    return (labels or {}).get(model, model)
+    return (labels or {}).get(model) or model_name(model)
 
 
 def _list(parts) -> str:
@@ -51,10 +54,10 @@ def datasets(table: pd.DataFrame) -> str:
     present = table[table["users"].notna()]
     compared = present[present["paper_users"].notna()]
     diffs = compared[["diff_users", "diff_items", "diff_interactions"]].abs().sum(axis=1)
-    exact = list(compared.loc[diffs == 0, "dataset"])
-    off = [f"{r['dataset']} ({r['diff_users']:+.0f} users, {r['diff_items']:+.0f} items, "
+    exact = [dataset_name(d) for d in compared.loc[diffs == 0, "dataset"]]
+    off = [f"{dataset_name(r['dataset'])} ({r['diff_users']:+.0f} users, {r['diff_items']:+.0f} items, "
            f"{r['diff_interactions']:+.0f} interactions)" for r in compared[diffs != 0].to_dict("records")]
-    missing = list(table.loc[table["users"].isna(), "dataset"])
+    missing = [dataset_name(d) for d in table.loc[table["users"].isna(), "dataset"]]
     return (f"**Findings.** {len(present)} of the {len(table)} data sets could be read here. "
             f"Counts equal to the paper's: {', '.join(exact) or 'none'}. "
             f"Different from the paper's: {', '.join(off) or 'none'}. "
@@ -72,20 +75,20 @@ def comparison(df: pd.DataFrame, test: pd.DataFrame, labels: dict | None = None,
         ds = r["dataset"]
         paper = paper_numbers.table2_value(paper_set(ds), "attrec", "hr@50")
         pset = paper_set(ds)
-        where = "" if pset == ds else f" on {pset}, which this set stands in for:"
+        where = "" if pset == ds else f" on {dataset_name(pset)}, which this set stands in for:"
         vs_paper = f" (paper{where} {paper:.4f}, {r['AttRec HR@50'] - paper:+.4f})" if paper is not None else ""
         if not significant(r["p (HR@50)"]):
             verdict = "not significantly different from it"
         else:
             verdict = "significantly better" if r["ΔHR@50"] > 0 else "significantly worse"
         which = " (of Pop and the simple ones: the learned baselines were not run on this set)" if ds in light else ""
-        parts.append(f"on {ds}, AttRec reaches HR@50 {r['AttRec HR@50']:.4f}{vs_paper}; the strongest "
+        parts.append(f"on {dataset_name(ds)}, AttRec reaches HR@50 {r['AttRec HR@50']:.4f}{vs_paper}; the strongest "
                      f"baseline here{which} is {_label(r['best baseline'], labels)} at {r['baseline HR@50']:.4f}, "
-                     f"so AttRec is {verdict} (Wilcoxon p = {r['p (HR@50)']:.2e})")
+                     f"so AttRec is {verdict} (Wilcoxon {p_text(r['p (HR@50)'])})")
     if test.empty:
         for ds, part in df.groupby("dataset", sort=False):
             best = selection.best(part, "model", "the best model")
-            parts.append(f"on {ds} the best model on validation is {_label(best, labels)} "
+            parts.append(f"on {dataset_name(ds)} the best model on validation is {_label(best, labels)} "
                          f"(test HR@50 {means[(ds, best)]:.4f})")
     return f"**{heading}.** " + _list(parts) + "."
 
@@ -113,7 +116,7 @@ def ablation(df: pd.DataFrame, column: str, reference, value_labels: dict | None
         else:
             verdict = (f"{gap:+.4f} from the best ({name(best[column])}), "
                        f"{'beyond' if beyond else 'within'} the seed sd ({sd:.4f})")
-        parts.append(f"on {ds}, {name(reference)} gives HR@50 {ref['mean']:.4f} (others: {others}): {verdict}")
+        parts.append(f"on {dataset_name(ds)}, {name(reference)} gives HR@50 {ref['mean']:.4f} (others: {others}): {verdict}")
     return "**Findings.** " + _list(parts) + "."
 
 
@@ -150,7 +153,7 @@ def attention(maps: dict) -> str:
         col = np.array([w[off[:, j], j].mean() for j in range(L)])
         top = int(col.argmax())
         pos = "t" if top == L - 1 else f"t-{L - 1 - top}"
-        parts.append(f"{label}: column (attended item) explains {column_share(w):.0%} of the variance of the "
+        parts.append(f"{dataset_names(label)}: column (attended item) explains {column_share(w):.0%} of the variance of the "
                      f"weights; the item at {pos} gets the most attention on average ({col[top]:.3f}, "
                      f"uniform would be {1 / (L - 1):.3f})")
     return (f"**Findings.** The paper reads Figure 3 as: \"{FIGURE3_PAPER_READING}\" Ours: "
@@ -165,7 +168,7 @@ def attention_conclusion(maps: dict, threshold: float = 0.5) -> str:
     return (f"**Conclusion.** The paper's reading (column-distinguishable maps) holds for {len(held)} of the "
             f"{len(shares)} users shown, by our rule that the attended column explains at least "
             f"{threshold:.0%} of the variance of the off-diagonal weights "
-            f"({', '.join(f'{k}: {v:.0%}' for k, v in shares.items())}). Two users are an illustration, "
+            f"({', '.join(f'{dataset_names(k)}: {v:.0%}' for k, v in shares.items())}). Two users are an illustration, "
             "not evidence; the paper's Figure 3 is no more than that either.")
 
 
@@ -177,7 +180,7 @@ def omega_and_length(omega: pd.DataFrame, seq_len: pd.DataFrame) -> str:
     for ds, part in om.groupby("dataset", sort=False):
         best = _chosen_row(part, omega[omega["dataset"] == ds], "cfg.omega", "the best omega")
         ends = part.set_index("cfg.omega")["mean"]
-        text = (f"on {ds} the best ω on validation is {best['cfg.omega']:g} (test HR@50 {best['mean']:.4f}, "
+        text = (f"on {dataset_name(ds)} the best ω on validation is {best['cfg.omega']:g} (test HR@50 {best['mean']:.4f}, "
                 f"paper: 0.2-0.4)")
         if 0.0 in ends and 1.0 in ends:
             side = "short-term alone beats long-term alone" if ends[0.0] > ends[1.0] else \
@@ -203,7 +206,7 @@ def latent_dimension(dims: pd.DataFrame, labels: dict | None = None) -> str:
             wins.append(f"d={d:g}: {_label(order[0], labels)}")
             if "attrec" in order:
                 ranks.append(order.index("attrec") + 1)
-        text = f"on {ds} ({part['model'].nunique()} models) the best model is " + ", ".join(wins)
+        text = f"on {dataset_name(ds)} ({part['model'].nunique()} models) the best model is " + ", ".join(wins)
         if ranks:
             text += f"; AttRec ranks {', '.join(map(str, ranks))} at d = {', '.join(f'{d:g}' for d in sorted(part['cfg.d'].unique()))}"
         parts.append(text)
@@ -216,7 +219,7 @@ def runtime(table5: pd.DataFrame) -> str:
     for r in table5.to_dict("records"):
         a, c = r["attrec s/epoch (ours)"], r["caser s/epoch (ours)"]
         pa, pc = r["attrec s/epoch (paper GPU)"], r["caser s/epoch (paper GPU)"]
-        text = f"on {r['dataset']} an epoch takes {a:.2f} s for AttRec and {c:.2f} s for Caser ({c / a:.2f}x)"
+        text = f"on {dataset_name(r['dataset'])} an epoch takes {a:.2f} s for AttRec and {c:.2f} s for Caser ({c / a:.2f}x)"
         if np.isfinite(pa) and np.isfinite(pc):
             text += f"; the paper's GPU: {pa:.3f} s and {pc:.3f} s ({pc / pa:.2f}x)"
         parts.append(text + f" [{r['device']}]")
@@ -254,16 +257,17 @@ def verdict(claims: pd.DataFrame) -> str:
     text = (f"**Findings.** Of the paper's {len(tested)} claims tested here: {listed}. "
             f"Holding: {which('holds')}. Partly: {which('partly')}. Not holding: {which('no')}. "
             f"No evidence either way (within seed noise): {which('no evidence')}.")
-    text += "".join(f" *{c}*: {o} (not counted as a claim)." for c, o in zip(protocol["claim"], protocol["outcome"]))
-    text += "".join(f" Beyond the paper: *{c}*: {o}." for c, o in zip(ours["claim"], ours["outcome"]))
+    text += "".join(f" *{c}*: {readable_names(o)} (not counted as a claim)."
+                    for c, o in zip(protocol["claim"], protocol["outcome"]))
+    text += "".join(f" Beyond the paper: *{c}*: {readable_names(o)}." for c, o in zip(ours["claim"], ours["outcome"]))
     return text
 
 
 def datasets_conclusion(table: pd.DataFrame) -> str:
     """Notebook 00's closing paragraph: which data sets the later notebooks can use."""
     present = list(table.loc[table["users"].notna(), "dataset"])
-    stand_ins = [d for d, p in zip(table["dataset"], table["paper_users"]) if d in present and pd.isna(p)]
-    return (f"**Conclusion.** The later notebooks can run on {', '.join(present) or 'no data set'}"
+    stand_ins = [dataset_name(d) for d, p in zip(table["dataset"], table["paper_users"]) if d in present and pd.isna(p)]
+    return (f"**Conclusion.** The later notebooks can run on {', '.join(map(dataset_name, present)) or 'no data set'}"
             + (f"; of these, {', '.join(stand_ins)} are stand-ins, never compared with the paper's rows "
                "as if they were the paper's data" if stand_ins else "")
             + ". Every other row of the paper's Table 1 waits for its raw file.")
@@ -281,7 +285,7 @@ def verdict_conclusion(claims: pd.DataFrame) -> str:
         return f"**Conclusion.** All {len(paper)} claims of the paper tested here hold."
     return (f"**Conclusion.** {n_hold} of the paper's {len(paper)} claims tested here hold as stated. "
             "The others: " + " ".join(f"*{r['claim']}*{' (beyond the paper)' if r.get('source', 'paper') != 'paper' else ''}"
-                                      f": {r['outcome']} (rule: {r['rule']})." for r in failing.to_dict("records")))
+                                      f": {readable_names(r['outcome'])} (rule: {dataset_names(r['rule'])})." for r in failing.to_dict("records")))
 
 
 def conclusion(rows) -> str:
@@ -291,8 +295,8 @@ def conclusion(rows) -> str:
     if not rows:
         return "**Conclusion.** No claim of the paper is tested in this profile."
     return "**Conclusion.** " + " ".join(
-        f"*{r['claim']}*: **{r['outcome']}**. Rule: {r['rule']}. Test: {r['test and metric']}. "
-        f"Evidence: {r['evidence']}." for r in rows)
+        f"*{r['claim']}*: **{readable_names(r['outcome'])}**. Rule: {dataset_names(r['rule'])}. "
+        f"Test: {dataset_names(r['test and metric'])}. Evidence: {dataset_names(r['evidence'])}." for r in rows)
 
 
 def edge_choices(choices: pd.DataFrame, widened: dict | None = None) -> str:
@@ -311,7 +315,7 @@ def edge_choices(choices: pd.DataFrame, widened: dict | None = None) -> str:
                 + "".join(f" {s[0].upper() + s[1:]}." for s in fixed))
     parts, reasons = [], []
     for model, part in flagged.groupby("model", sort=False):
-        where = "; ".join(f"{r['dataset']}: {r['edge']}" for r in part.to_dict("records"))
+        where = "; ".join(f"{dataset_name(r['dataset'])}: {r['edge']}" for r in part.to_dict("records"))
         parts.append(f"{model} on {len(part)} of {int((choices['model'] == model).sum())} data sets ({where})")
         if model in widened:
             ranges = ", ".join(f"{k} from [{lo:g}, {hi:g}]" for k, (lo, hi) in widened[model].items())
