@@ -169,3 +169,56 @@ def test_an_interrupted_ray_grid_cancels_no_task_itself(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         ray_engine._on_ray([spec], workers=1, address=None, device=None, progress=False)
     assert calls == []
+
+
+@pytest.fixture
+def http1_server():
+    """A loopback port where an HTTP/1 server (as a dashboard or a proxy) answers, not Ray."""
+    import socket
+    import threading
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            with conn, contextlib.suppress(OSError):
+                conn.recv(1024)
+                conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"127.0.0.1:{server.getsockname()[1]}"
+    server.close()
+
+
+def test_an_address_where_a_web_server_answers_is_one_line_naming_it_within_seconds(tmp_path, http1_server):
+    """Ray's own client retried such an address for minutes (40 s per attempt here) and named no
+    setting; the check before Ray starts sees that it does not speak gRPC's HTTP/2."""
+    env = {**os.environ, "RAY_ADDRESS": http1_server, "ATTREC_RESULTS_DIR": str(tmp_path / "results")}
+    t0 = time.time()
+    try:
+        proc = subprocess.run([PY, "-m", "attrec_lib", "grid", "--profile", "tiny"], env=env, cwd=paths.REPO_ROOT,
+                              capture_output=True, text=True, timeout=90)
+    except subprocess.TimeoutExpired:
+        pytest.fail("still connecting after 90 s")
+    assert time.time() - t0 < 60
+    err = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(err) == 1, proc.stderr[-2000:]
+    assert f"RAY_ADDRESS={http1_server}" in err[0] and "not a Ray cluster" in err[0]
+
+
+def test_a_real_ray_gcs_passes_the_address_check(ray_tmp, monkeypatch):
+    """The check answers yes for Ray's own GCS (HTTP/2 SETTINGS at once). The head is our local
+    instance (local_head: its own session, stopped alone; never `ray stop`, which stops every
+    Ray on the machine)."""
+    monkeypatch.setenv("RAY_TMPDIR", str(ray_tmp))
+    monkeypatch.setenv("TMPDIR", str(ray_tmp))
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with ray_engine.local_head(1) as address:
+        ray_engine.check_address(address)  # raises when the check refuses it
+    assert mentioning(ray_tmp) == []

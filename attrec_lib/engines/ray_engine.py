@@ -134,11 +134,37 @@ def check_address(address: str | None, given: str = "RAY_ADDRESS") -> None:
         raise ValueError(f"{given}={address!r} is not a Ray address: expected host:port (e.g. 127.0.0.1:6379) "
                          f"or auto")
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_TIMEOUT):
-            pass
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=RAY_CONNECT_TIMEOUT) as conn:
+            speaks = _speaks_http2(conn, address) if "://" not in address else True
     except OSError as err:
         raise ValueError(f"{given}={address}: no Ray cluster answers there within {RAY_CONNECT_TIMEOUT:.0f} s "
                          f"({err.strerror or err}); start one (ray start --head) or unset {given}") from None
+    if not speaks:
+        raise ValueError(f"{given}={address}: something answers there but it is not a Ray cluster (no gRPC: a "
+                         f"web server, e.g. the dashboard's port?); give the head's GCS address that `ray start "
+                         f"--head` prints (port 6379 by default) or unset {given}")
+
+
+# The HTTP/2 client connection preface and an empty SETTINGS frame (RFC 9113, 3.4 and 6.5).
+_HTTP2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def _speaks_http2(conn, address: str) -> bool:
+    """Whether the server on ``conn`` answers the HTTP/2 preface with a SETTINGS frame, as Ray's
+    GCS (a gRPC server) does at once. An HTTP/1 server (a dashboard, a proxy) does not; Ray's own
+    client would retry it for minutes. A TLS cluster (RAY_USE_TLS) is not checked here."""
+    if os.environ.get("RAY_USE_TLS", "0").lower() in ("1", "true"):
+        return True
+    conn.settimeout(RAY_CONNECT_TIMEOUT)
+    conn.sendall(_HTTP2_PREFACE)
+    head = b""
+    with contextlib.suppress(OSError):
+        while len(head) < 9:
+            chunk = conn.recv(9 - len(head))
+            if not chunk:
+                break
+            head += chunk
+    return len(head) == 9 and head[3] == 0x04  # frame type 4: SETTINGS
 
 
 def resolve_checked(workers=None, address=None) -> tuple[int | None, str | None]:
@@ -337,11 +363,20 @@ def _ray_session(workers, address):
         ray_constants.ENABLE_RAY_CLUSTER = False  # the environment is read once, at import
     try:
         with contextlib.ExitStack() as stack:
+            cluster = address  # None: our own local instance
             if address is None:
                 address = stack.enter_context(local_head(workers))
             if not ray.is_initialized():
-                ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                         logging_level=logging.WARNING)
+                try:
+                    ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                             logging_level=logging.WARNING)
+                except (ConnectionError, RuntimeError) as err:
+                    if cluster is None:
+                        raise
+                    # Something that speaks HTTP/2 but is not Ray's GCS (a proxy): Ray tried ~20 s.
+                    raise ValueError(f"Ray address {cluster} (--address or RAY_ADDRESS): Ray could not connect "
+                                     f"there ({str(err).splitlines()[0]}); give the head's GCS address that `ray "
+                                     f"start --head` prints") from err
                 stack.callback(ray.shutdown)
             yield ray
     finally:
