@@ -165,3 +165,20 @@ def test_a_run_too_large_for_memory_names_the_setting(results_in_tmp, capsys, se
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1, err
     assert "out of memory" in err[0] and named in err[0]
+
+
+@pytest.mark.parametrize("how", ["load", "compact"])
+def test_the_move_aside_warning_names_the_file_once_and_asks_nothing(results_in_tmp, how):
+    """The warning said "...; delete it to recompute); moved aside ..., and the run will be
+    recomputed" (compact's also named the file twice): one instruction too many."""
+    compute.run(spec(), progress=False)
+    path = store.result_path(spec())
+    path.write_text(json.dumps({"format": 3}))  # fields missing
+    with pytest.warns(UserWarning) as caught:
+        if how == "load":
+            assert store.load_result(spec()) is None
+        else:
+            store.compact_results(results_in_tmp)
+    said = " ".join(str(w.message) for w in caught)
+    assert "missing field(s)" in said and "moved aside" in said
+    assert "delete it" not in said and said.count(str(path)) == 1, said

@@ -405,7 +405,12 @@ def _build(args, notebooks, stage: Path, nb_target: Path, fig_target: Path) -> i
         _write_stable_form(stage / "notebooks" / nb.name, nb_target / nb.name, nb)
     pairs = [(source, fig_target / source.name) for source in sorted((stage / "figures").iterdir())]
     pairs += [(stage / "notebooks" / nb.name, nb_target / nb.name) for nb in notebooks]
-    published = publish_all(pairs, stage / "backup")
+    try:
+        published = publish_all(pairs, stage / "backup")
+    except OSError as err:  # disk full, a read-only target: publish_all put every target back
+        print(f"\nmake paper: publishing failed ({err}); every file it had replaced was put back, so nothing "
+              f"was published", file=sys.stderr)
+        return 1
     print(f"make paper: published {published} files to {_shown(nb_target)} and {_shown(fig_target)}", flush=True)
     return update_readme(fig_target)
 

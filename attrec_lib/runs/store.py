@@ -74,6 +74,9 @@ def move_aside(path: Path, reason: str) -> Path:
     """Move a result file that does not check out into ``results/.aside/`` (never served from
     there, kept for reading) and warn, naming both and the reason. Returns the new path."""
     path = Path(path)
+    # The reason as read_result_file words it for a reader, without what this does instead
+    # ("delete it to recompute") and without naming the file twice.
+    reason = reason.replace(f"result file {path}: ", "").replace("; delete it to recompute", "")
     folder = path.parent / ASIDE_DIR
     folder.mkdir(exist_ok=True)
     target = folder / f"{path.name}.{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
