@@ -57,6 +57,13 @@ def test_fresh_since_in_the_future_names_the_variable(monkeypatch, value):
         paths.fresh_since()
 
 
+@pytest.mark.parametrize("value", ["-5", "-1764237600"])
+def test_fresh_since_before_1970_names_the_variable(monkeypatch, value):
+    monkeypatch.setenv("ATTREC_FRESH_SINCE", value)  # was accepted: a silent no-op
+    with pytest.raises(paths.SettingError, match=rf"ATTREC_FRESH_SINCE='{value}' is before 1970"):
+        paths.fresh_since()
+
+
 def test_fresh_since_now_is_accepted(monkeypatch):
     monkeypatch.setenv("ATTREC_FRESH_SINCE", str(time.time()))
     assert paths.fresh_since() > 0

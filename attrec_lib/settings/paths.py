@@ -102,6 +102,9 @@ def fresh_since() -> float | None:
     if stamp != stamp or stamp in (float("inf"), float("-inf")):
         raise SettingError(f"ATTREC_FRESH_SINCE={value!r} is not a unix time in seconds (e.g. 1764237600); "
                            f"`make paper FRESH=1` sets it for you")
+    if stamp < 0:  # before 1970: nothing would ever be recomputed, whatever was meant
+        raise SettingError(f"ATTREC_FRESH_SINCE={value!r} is before 1970: it must be a unix time in seconds "
+                           f"(e.g. 1764237600); `make paper FRESH=1` sets it for you")
     now = time.time()
     if stamp > now + FRESH_SINCE_SLACK:  # every result would be stale, for ever
         raise SettingError(f"ATTREC_FRESH_SINCE={value!r} is in the future (milliseconds instead of seconds?): "
