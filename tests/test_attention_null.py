@@ -1,5 +1,6 @@
 """attention_null: the vectorised column share equals findings.column_share, and the paper's
 reading is decided against the two null models on constructed maps (each outcome)."""
+import re
 import numpy as np
 import pandas as pd
 import pytest
@@ -43,4 +44,6 @@ def test_reading_outcome_against_the_null_models(untrained, shuffled, outcome):
     assert list(table["model"]) == list(attention_null.NULL_LABELS) and (table["users"] == 300).all()
     text = attention_null.conclusion(table, tests)
     assert f"**{attention_null.reading_outcome(tests)}**" in text and "Over all 300 users" in text
+    assert len(re.findall(r"one-sided p (?:= [01]\.\d{2,3}|< 0\.001) \(Holm p (?:= [01]\.\d{2,3}|< 0\.001)\)",
+                          text)) == len(tests)
     assert isinstance(tests, pd.DataFrame) and (tests["p (Holm)"] >= tests["p (one-sided)"]).all()

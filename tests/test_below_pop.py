@@ -42,6 +42,8 @@ def test_no_setting_above_pop_reads_as_not_the_training_and_shuffled_below_reads
     text = below_pop.findings(table)
     assert "None of its 2 tuning settings lifts it above Pop" in text
     assert "below Pop's 0.2000 on the same data." in text and "depends on the order" not in text
+    assert text.startswith("**FMC (MC) on a**: HR@50 0.0500")  # no labels given: the model registry's
+    assert below_pop.findings(table.assign(dataset="lastfm")).startswith("**FMC (MC) on LastFM**: HR@50 0.0500")
 
 
 def test_tiny_profile_evidence_has_the_table_columns():

@@ -115,3 +115,22 @@ def test_the_reference_runs_are_the_ones_the_rerun_repeats():
                        "seed": [0, 1, 0, 0, 0]})
     like = pd.DataFrame({"dataset": ["a", "a"], "model": ["attrec", "ease"], "seed": [0, 0]})
     assert repeats.same_seeds(df, like).index.tolist() == [0, 3]
+
+
+def test_findings_name_sets_and_models_as_a_reader_sees_them_and_follow_the_p_value():
+    share = pd.DataFrame([{"dataset": "lastfm", "test_repeat": 30, "test_targets": 100, "valid_repeat": 20,
+                           "valid_targets": 100, "repeated_pairs": 5},
+                          {"dataset": "ml-100k", "test_repeat": 0, "test_targets": 100, "valid_repeat": 0,
+                           "valid_targets": 100, "repeated_pairs": 0}])
+    per_model = pd.DataFrame(columns=["dataset", "hr@50 repeat", "hr@50 novel"])
+    by_targets = pd.DataFrame([{"dataset": "lastfm", "targets": "novel", "AttRec HR@50": 0.2, "best baseline": "ease",
+                                "baseline HR@50": 0.25, "ΔHR@50": -0.05, "p (HR@50)": 0.0031,
+                                "answer": "baseline better"}])
+    verdicts = [{"claim": "Q", "outcome": "yes (on: lastfm)", "evidence": "lastfm: a -> b"}]
+    taus = pd.DataFrame(columns=["comparison", "dataset", "kendall tau", "models"])
+    text = repeats.findings(share, per_model, by_targets, verdicts, taus)
+    assert "On LastFM, 30 of 100 (30.0 %) test targets" in text and "ML-100K have no repeated" in text
+    assert "RQ1 on LastFM — novel targets: AttRec 0.2000 vs EASE 0.2500 (Δ -0.0500, p = 0.003): baseline better." in text
+    assert "**Q** Yes (on: LastFM): LastFM: a -> b." in text
+    by_targets.loc[0, "p (HR@50)"] = 2e-9
+    assert "(Δ -0.0500, p < 0.001)" in repeats.findings(share, per_model, by_targets, verdicts, taus)

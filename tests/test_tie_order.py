@@ -3,6 +3,7 @@
 Nothing is trained here: the run rows and the per-user metrics are made by hand (the cache is
 replaced by monkeypatched functions), so each choice can be checked against a literal answer.
 """
+import re
 import numpy as np
 import pandas as pd
 import pytest
@@ -141,6 +142,10 @@ def test_findings_are_written_from_the_numbers(monkeypatch):
     assert f"{lo['Δhr@50']:+.4f} ({lo['label']})" in text
     assert "AttRec with stable ties and FPMC with shuffled ties" in text
     assert "does not beat the best non-sequential one (BPRMF" in text
+    p = signal.set_index("rule").loc["shuffled", "p (HR@50)"]
+    assert re.search(r"; paired Wilcoxon p (= [01]\.\d{2,3}|< 0\.001)\)", text) and f"{p:.3g})" not in text
+    text = tie_order.findings(shift.assign(dataset="lastfm"), signal.assign(dataset="lastfm"), df.assign(dataset="lastfm"))
+    assert text.startswith("On LastFM, taking the file order out of the ties")
     assert tie_order.findings(shift.iloc[0:0], signal, df).startswith("No data set")
 
 

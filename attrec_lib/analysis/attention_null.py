@@ -30,6 +30,7 @@ from ..rules import stats
 from ..runs import compute, runspec
 from ..study import claim_specs
 from ..study import builders
+from .display import p_text
 
 NULL_LABELS = ("trained", "untrained", "trained on shuffled sequences")
 ORDER_FREE = 0.9  # the shuffled model keeps this share of the gain or more: the pattern does not need the order
@@ -118,8 +119,8 @@ def conclusion(table: pd.DataFrame, tests: pd.DataFrame) -> str:
     """The paragraph that tests the paper's reading against the null models (numbers from code)."""
     shares = table.set_index("model")["mean column share"]
     parts = "; ".join(f"against the {r['against']} model {r['null']:.3f}: Δ {r['Δ column share']:+.3f} "
-                      f"[{r['CI low']:+.3f}, {r['CI high']:+.3f}], one-sided p {r['p (one-sided)']:.2g} "
-                      f"(Holm {r['p (Holm)']:.2g})" for r in tests.to_dict("records"))
+                      f"[{r['CI low']:+.3f}, {r['CI high']:+.3f}], one-sided {p_text(r['p (one-sided)'])} "
+                      f"(Holm {p_text(r['p (Holm)'])})" for r in tests.to_dict("records"))
     gain = shares["trained"] - shares["untrained"]
     kept = (shares["trained on shuffled sequences"] - shares["untrained"]) / gain if gain else float("nan")
     return (f"**Null model.** Over all {int(table['users'].iloc[0])} users the column explains on average "

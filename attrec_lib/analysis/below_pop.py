@@ -14,6 +14,7 @@ import pandas as pd
 from ..engines import grid
 from ..runs import store
 from ..study import decisions, profiles
+from .display import dataset_name, model_name
 
 EVIDENCE = ("Table 2 (default settings)", "tuning trials (one seed each)", "tuned (chosen on validation)",
             "ties shuffled (tie-order study)")
@@ -91,10 +92,10 @@ def findings(table: pd.DataFrame, labels: dict | None = None) -> str:
         return "No learned model scores below Pop in Table 2 of this profile (or its runs are not cached)."
     out = []
     for (ds, model), part in table.groupby(["dataset", "model"], sort=False):
-        name = (labels or {}).get(model, model)
+        name = (labels or {}).get(model) or model_name(model)
         rows = {r["evidence"]: r for _, r in part.iterrows()}
         base = rows[EVIDENCE[0]]
-        text = (f"**{name} on {ds}**: HR@50 {base['HR@50 mean']:.4f} against Pop's {base['Pop HR@50']:.4f} "
+        text = (f"**{name} on {dataset_name(ds)}**: HR@50 {base['HR@50 mean']:.4f} against Pop's {base['Pop HR@50']:.4f} "
                 f"with its default settings.")
         trials = rows.get(EVIDENCE[1])
         if trials is not None:

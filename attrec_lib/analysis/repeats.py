@@ -35,6 +35,7 @@ from ..study import split_specs
 from ..study import decisions, profiles
 from ..training.evaluate import per_user_metrics
 from . import tables
+from .display import dataset_name, dataset_names, model_name, p_text, readable_names
 
 METRICS = ("hr@50", "mrr")
 GROUPS = ("all", "repeat", "novel")  # which test targets a number is over
@@ -292,12 +293,14 @@ def _pct(n: int, d: int) -> str:
 def findings(share: pd.DataFrame, per_model: pd.DataFrame, by_targets: pd.DataFrame, verdicts, taus: pd.DataFrame,
              labels: dict | None = None, timeline: pd.DataFrame | None = None) -> str:
     """The paragraph notebook 10 opens with, written from its tables."""
-    label = (labels or {}).get
+    def label(model):
+        return (labels or {}).get(model) or model_name(model)
+
     out = []
     rep = share[share["test_repeat"] > 0]
-    none = share[share["repeated_pairs"] == 0]["dataset"].tolist()
+    none = share[share["repeated_pairs"] == 0]["dataset"].map(dataset_name).tolist()
     for r in rep.to_dict("records"):
-        out.append(f"On {r['dataset']}, {_pct(r['test_repeat'], r['test_targets'])} test targets and "
+        out.append(f"On {dataset_name(r['dataset'])}, {_pct(r['test_repeat'], r['test_targets'])} test targets and "
                    f"{_pct(r['valid_repeat'], r['valid_targets'])} validation targets are items the user had "
                    "already consumed: with the history excluded they are the one history item left to rank.")
     if none:
@@ -313,19 +316,20 @@ def findings(share: pd.DataFrame, per_model: pd.DataFrame, by_targets: pd.DataFr
         if ds not in set(rep["dataset"]):
             continue
         rows = {r["targets"]: r for r in part.to_dict("records")}
-        text = [f"{g} targets: AttRec {r['AttRec HR@50']:.4f} vs {label(r['best baseline'], r['best baseline'])} "
-                f"{r['baseline HR@50']:.4f} (Δ {r['ΔHR@50']:+.4f}, p = {r['p (HR@50)']:.2g}): {r['answer']}"
+        text = [f"{g} targets: AttRec {r['AttRec HR@50']:.4f} vs {label(r['best baseline'])} "
+                f"{r['baseline HR@50']:.4f} (Δ {r['ΔHR@50']:+.4f}, {p_text(r['p (HR@50)'])}): {r['answer']}"
                 for g, r in rows.items()]
-        out.append(f"RQ1 on {ds} — " + "; ".join(text) + ".")
+        out.append(f"RQ1 on {dataset_name(ds)} — " + "; ".join(text) + ".")
     for v in verdicts:
-        out.append(f"**{v['claim']}** {v['outcome'].capitalize()}: {v['evidence']}.")
+        outcome = readable_names(v['outcome'])
+        out.append(f"**{v['claim']}** {outcome[:1].upper() + outcome[1:]}: {dataset_names(v['evidence'])}.")
     for r in (timeline.to_dict("records") if timeline is not None else []):
-        out.append(f"The global timeline of {r['dataset']} (cut {r['cut (UTC)'][:10]}, {r['after_cut_pct']:.0f} % of "
+        out.append(f"The global timeline of {dataset_name(r['dataset'])} (cut {r['cut (UTC)'][:10]}, {r['after_cut_pct']:.0f} % of "
                    f"interactions after it) trains {r['trained_users']} of {r['users']} users and evaluates "
                    f"{r['evaluated_users']}; under leave-last-out the median user's test time has "
                    f"{r['llo_future_share_median_pct']:.0f} % of the training interactions after it.")
     for r in taus.to_dict("records"):
-        out.append(f"Kendall's tau between the model orders ({r['comparison']}) on {r['dataset']}: "
+        out.append(f"Kendall's tau between the model orders ({r['comparison']}) on {dataset_name(r['dataset'])}: "
                    f"{r['kendall tau']:.2f} over {r['models']} models.")
     return "**Findings.** " + (" ".join(out) if out else "No data set of this profile has runs for this notebook.")
 

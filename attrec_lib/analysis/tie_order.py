@@ -24,6 +24,7 @@ from ..rules.stats import significant
 from ..settings import paper_numbers
 from ..study import decisions, profiles
 from . import tables
+from .display import dataset_name, p_text
 from ..data.preprocess import parse_tie_rule, shuffled_tie_rule
 from ..data.registry import paper_set
 from ..data.ties import test_item_popularity as dataset_test_item_popularity
@@ -131,7 +132,7 @@ def _tie_context(ds: str, ties) -> str:
 def _dataset_findings(ds: str, shift: pd.DataFrame, signal: pd.DataFrame, df: pd.DataFrame, ties=None) -> str:
     part = shift[shift["dataset"] == ds]
     lo, hi = part.loc[part["Δhr@50"].idxmin()], part.loc[part["Δhr@50"].idxmax()]
-    text = (f"On {ds}{_tie_context(ds, ties)}, taking the file order out of the ties moves HR@50 by {lo['Δhr@50']:+.4f} "
+    text = (f"On {dataset_name(ds)}{_tie_context(ds, ties)}, taking the file order out of the ties moves HR@50 by {lo['Δhr@50']:+.4f} "
             f"({lo['label']}) to {hi['Δhr@50']:+.4f} ({hi['label']}); {int(part['beyond seed sd'].sum())} of "
             f"{len(part)} models move by more than their seed-to-seed sd.")
     for flag, what in ((True, "sequential"), (False, "non-sequential")):
@@ -148,7 +149,7 @@ def _dataset_findings(ds: str, shift: pd.DataFrame, signal: pd.DataFrame, df: pd
         verb = "beats" if s["signal (p<0.05)"] else "does not beat"
         text += (f" With shuffled ties the best sequential model ({_label(s['best sequential'])}, HR@50 "
                  f"{s['sequential HR@50']:.4f}) {verb} the best non-sequential one ({_label(s['best non-sequential'])}, "
-                 f"{s['non-sequential HR@50']:.4f}; paired Wilcoxon p = {s['p (HR@50)']:.3g})")
+                 f"{s['non-sequential HR@50']:.4f}; paired Wilcoxon {p_text(s['p (HR@50)'])})")
         if "stable" in rows.index:
             text += f"; the gap between them is {s['gap']:+.4f} against {rows.loc['stable', 'gap']:+.4f} with stable ties"
         text += "."
