@@ -55,6 +55,9 @@ def test_attrecs_standing_and_its_sentence():
     assert "changes with the budget (behind at 1-2, ahead at 3 trials)" in text and "FPMC" in text
     steady = budget_curve.standing(curves[curves["trials"] < 3], ["bprmf", "fpmc"])
     assert "does not change with the budget" in budget_curve.standing_sentence(steady, {})
+    assert "trials the strongest baseline is FPMC (test HR@50 0.4500" in budget_curve.standing_sentence(steady, {})
+    named = budget_curve.standing_sentence(stand.assign(dataset="ml-1m-first2999"), {})
+    assert named.startswith("On ML-1M stand-in (users 1-2999) AttRec's standing") and "is FPMC (test" in named
 
 
 def test_the_trial_list_marks_the_default_and_the_choice(tmp_path, monkeypatch):

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..rules import selection
 from ..study import decisions, tuning
+from .display import dataset_name, model_name
 
 ATTREC = "attrec"
 
@@ -90,16 +91,16 @@ def standing_sentence(stand: pd.DataFrame, labels: dict) -> str:
         spans = _spans(part["AttRec ahead"].tolist())
         last = part.iloc[-1]
         final = (f"at the full budget of {int(last['trials'])} trials the strongest baseline is "
-                 f"{labels.get(last['strongest baseline'], last['strongest baseline'])} "
+                 f"{labels.get(last['strongest baseline']) or model_name(last['strongest baseline'])} "
                  f"(test HR@50 {last['baseline test HR@50']:.4f} vs AttRec's {last['AttRec test HR@50']:.4f})")
         if len(spans) == 1:
             where = "ahead of" if spans[0][0] else "behind"
-            parts.append(f"On {ds} AttRec's choice is {where} the strongest learned baseline's at every budget "
+            parts.append(f"On {dataset_name(ds)} AttRec's choice is {where} the strongest learned baseline's at every budget "
                          f"from 1 to {int(last['trials'])} trials: the standing does not change with the budget; "
                          f"{final}.")
         else:
             pieces = ", ".join(f"{'ahead' if v else 'behind'} at {a}" + (f"-{b}" if b > a else "")
                                for v, a, b in spans)
-            parts.append(f"On {ds} AttRec's standing against the strongest learned baseline changes with the "
+            parts.append(f"On {dataset_name(ds)} AttRec's standing against the strongest learned baseline changes with the "
                          f"budget ({pieces} trials); {final}.")
     return " ".join(parts)
