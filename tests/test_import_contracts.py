@@ -51,18 +51,21 @@ def test_an_upward_import_breaks_the_layers_contract(library_copy):
     assert "attrec_lib.data.registry -> attrec_lib.report.plotting" in res.stdout
 
 
+def with_function_import(library_copy, module: str, statement: str):
+    """lint-imports on the copy after ``statement`` was added inside a new function of ``module``."""
+    path = library_copy / "attrec_lib" / module
+    path.write_text(path.read_text() + f"\n\ndef _added():\n    {statement}  # noqa: F401\n")
+    return lint_imports(library_copy)
+
+
 def test_an_upward_import_inside_a_function_is_seen_too(library_copy):
-    module = library_copy / "attrec_lib" / "training" / "evaluate.py"
-    module.write_text(module.read_text() + "\n\ndef _upward():\n    from ..runs import store  # noqa: F401\n")
-    res = lint_imports(library_copy)
+    res = with_function_import(library_copy, "training/evaluate.py", "from ..runs import store")
     assert res.returncode != 0
     assert "attrec_lib.training.evaluate -> attrec_lib.runs.store" in res.stdout
 
 
 def test_a_cycle_inside_a_package_breaks_the_acyclic_contract(library_copy):
-    module = library_copy / "attrec_lib" / "data" / "registry.py"
-    module.write_text(module.read_text() + "\n\ndef _cycle():\n    from . import preprocess  # noqa: F401\n")
-    res = lint_imports(library_copy)
+    res = with_function_import(library_copy, "data/registry.py", "from . import preprocess")
     assert res.returncode != 0
     assert "no import cycles between the modules of any package BROKEN" in res.stdout
     assert "layers import downward only KEPT" in res.stdout  # a cycle within one layer is not an upward import

@@ -355,5 +355,5 @@ def test_stable_form_records_the_source_relative_to_the_repo_whatever_the_checko
         return {"metadata": {"papermill": {"input_path": f"{checkout}/notebooks/01-x.ipynb", "output_path": "/tmp/x"}},
                 "cells": []}
     forms = [paper.stable_form(executed(c), "01-x.ipynb", "notebooks/01-x.ipynb", "notebooks/01-x.ipynb")
-             for c in ("/work/h27", "/check/work/main")]
+             for c in ("/one/checkout", "/another/clone/elsewhere")]
     assert forms[0] == forms[1] and forms[0]["metadata"]["papermill"]["input_path"] == "notebooks/01-x.ipynb"
