@@ -110,3 +110,42 @@ def test_ablation_table_marks_the_best_setting_on_validation():
               **{"hr@50": [0.5, 0.4], "valid_hr@50": [0.3, 0.35]})
     out = tables.ablation_table(df, "setting", {}).set_index("setting")
     assert bool(out.loc["off", "best here"]) and not bool(out.loc["on", "best here"])
+
+
+def test_a_displayed_table_is_saved_as_its_csv_linked_under_it_and_folded_when_long():
+    from attrec_lib.settings import paths as _paths
+
+    short = pd.DataFrame({"model": ["attrec", "pop"], "hr@50": [0.5, 0.1]})
+    shown = tables.display_table(short, "t-short", {"attrec": "AttRec", "pop": "Pop"})
+    saved = pd.read_csv(_paths.figures_dir() / "t-short.csv")
+    assert list(saved["model"]) == ["AttRec", "Pop"] and saved.equals(shown.reset_index(drop=True))
+    long = pd.DataFrame({"x": range(tables.COLLAPSE_ROWS + 1)})
+    html = {}
+    for name, frame in (("t-short", short), ("t-long", long)):
+        captured = []
+        original = tables.display
+        tables.display = captured.append
+        try:
+            tables.display_table(frame, name)
+        finally:
+            tables.display = original
+        html[name] = captured[0]._repr_html_()
+    assert '<a href="../figures/t-long.csv">figures/t-long.csv</a>' in html["t-long"]
+    assert "<details" in html["t-long"] and f"{tables.COLLAPSE_ROWS + 1} rows" in html["t-long"]
+    assert "<details" not in html["t-short"] and "figures/t-short.csv" in html["t-short"]
+    assert len(pd.read_csv(_paths.figures_dir() / "t-long.csv")) == tables.COLLAPSE_ROWS + 1
+
+
+def test_a_notebook_saves_a_frame_under_a_displayed_tables_name_only_after_displaying_it():
+    """display_table writes <name>.csv; a save_table of the same name must come later, so that the
+    published file is the saved frame (the one the README and the site read), not the displayed one."""
+    import json
+    import re
+
+    from attrec_lib.settings import paths as _paths
+
+    for path in sorted(_paths.REPO_ROOT.glob("notebooks/[0-9][0-9]-*.ipynb")):
+        code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+        for m in re.finditer(r'save_table\([^\n]*?,\s*"([^"]+)"\)', code):
+            shown = [d.start() for d in re.finditer(r'display_table\((?:[^()]|\([^()]*\))*?,\s*"' + re.escape(m.group(1)) + '"', code)]
+            assert all(at < m.start() for at in shown), f"{path.name}: save_table({m.group(1)!r}) before its display_table"

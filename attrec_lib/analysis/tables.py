@@ -18,7 +18,7 @@ from IPython.display import display
 from scipy import stats
 
 from ..runs import compute
-from ..settings import paper_numbers
+from ..settings import paper_numbers, paths
 from ..data.registry import paper_set
 from ..training.evaluate import per_user_metrics
 from ..rules import selection
@@ -324,10 +324,32 @@ class _Table:
         return self.text
 
 
+COLLAPSE_ROWS = 20  # a displayed table longer than this is folded (HTML <details>); its CSV is linked
+
+
+def table_csv(table: pd.DataFrame, name: str) -> str:
+    """Write a displayed table as ``<figures>/<name>.csv`` (``paths.figures_dir()``: the scratch
+    folder, or what ``make paper`` publishes) and return its path relative to the repository. A
+    notebook that also saves a frame of its own under the same name (``plotting.save_table``) does
+    so after displaying it, so that file is the saved frame (tests/test_tables.py checks the order)."""
+    folder = paths.figures_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    table.to_csv(folder / f"{name}.csv", index=False)
+    return f"figures/{name}.csv"
+
+
 def display_table(df: pd.DataFrame, name: str, labels: dict | None = None, caption: str | None = None,
                   floatfmt: str | None = None):
     """Show ``df`` in a notebook as an HTML table (plain text beside it in the same output) and
-    return the readable frame. ``name`` fixes the HTML ids; ``labels`` maps model names."""
+    return the readable frame. ``name`` fixes the HTML ids and the CSV the table is saved as
+    (:func:`table_csv`, linked under the table); ``labels`` maps model names. A table of more than
+    :data:`COLLAPSE_ROWS` rows is folded, its row count in the summary line."""
     table = readable(df, labels)
-    display(_Table(styled(table, name, caption, floatfmt).to_html(), plain(table, floatfmt)))
+    csv = table_csv(table, name)
+    html = styled(table, name, caption, floatfmt).to_html()
+    if len(table) > COLLAPSE_ROWS:
+        html = (f'<details class="long-table"><summary>{caption or name}: {len(table)} rows '
+                f'(click to show; the CSV below has them all)</summary>\n{html}</details>\n')
+    html += f'<p class="table-csv">Data: <a href="../{csv}">{csv}</a></p>\n'
+    display(_Table(html, plain(table, floatfmt)))
     return table

@@ -255,7 +255,8 @@ def build(out: Path) -> list:
     for i, (path, nb) in enumerate(zip(sources, books)):
         nav = {"prev": links[i - 1] if i else None, "next": links[i + 1] if i + 1 < len(links) else None}
         body, _ = exporter.from_filename(str(path), resources={"metadata": {"name": links[i]["title"]}, "nav": nav})
-        (tmp / links[i]["href"]).write_text(body)
+        # A table's CSV link points from notebooks/ to ../figures/; on the site, figures/ is beside the page.
+        (tmp / links[i]["href"]).write_text(body.replace('href="../figures/', 'href="figures/'))
         pages.append({"html": links[i]["href"], "title": links[i]["title"], "findings": _tagged_markdown(nb, "findings"),
                       "files": _artifacts(nb, figures)})
     (tmp / "index.html").write_text(_index(pages, figures))
