@@ -283,3 +283,21 @@ def test_an_edge_choice_is_flagged_and_an_inner_one_is_not():
     # a grid value (a Choice) at the end of its list is not a continuous range: not flagged
     grid = pd.DataFrame({"omega": [0.2, 1.0], "reg_embeddings/reg_weights": [0.001, 0.0001], "qk_dropout": [0.0, 0.0]})
     assert tuning.edge_flags(grid, "attrec", chosen=1) == []
+
+
+def test_a_log_grid_is_enumerated_whole_and_its_ends_are_edges():
+    from attrec_lib.models.distributions import LogGrid
+    with pytest.raises(ValueError, match="increasing"):
+        LogGrid((10.0, 3.0))
+    with pytest.raises(ValueError, match="positive"):
+        LogGrid((0.0, 3.0))
+    grid = spaces.search_space("ease")["l2"]
+    assert isinstance(grid, LogGrid) and (grid.low, grid.high) == (10.0, 30000.0)
+    # the 8-trial budget tries every grid value, in order: no draw can leave a stretch untried
+    assert spaces.draw_settings("ease", 8) == [{"l2": v} for v in grid.values]
+    # widened from the log-uniform range whose draws chose their largest value (notebook 01 says so)
+    assert spaces.widened("ease") == {"l2": (1.0, 1e4)} and grid.high > 1e4
+    trials = pd.DataFrame({"l2": list(grid.values), "valid_hr@50": [0.1] * 8})
+    assert tuning.edge_flags(trials, "ease", chosen=7) == ["l2=30000 is the largest value tried (range [10, 30000])"]
+    assert tuning.edge_flags(trials, "ease", chosen=0) == ["l2=10 is the smallest value tried (range [10, 30000])"]
+    assert tuning.edge_flags(trials, "ease", chosen=3) == []

@@ -37,3 +37,24 @@ class LogUniform:
     def draw(self, rng: np.random.Generator):
         value = math.exp(rng.uniform(math.log(self.low), math.log(self.high)))
         return float(f"{value:.{self.digits}g}")
+
+
+@dataclass(frozen=True)
+class LogGrid(Choice):
+    """A continuous parameter tried at fixed, increasing, log-spaced values (a Choice that the
+    tuning enumerates whole when its budget has room). Unlike a plain Choice, its chosen value is
+    checked against the ends of the grid, as a LogUniform's is against the values it drew."""
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not all(isinstance(v, (int, float)) and v > 0 for v in self.values) or \
+                any(a >= b for a, b in zip(self.values, self.values[1:])):
+            raise ValueError(f"LogGrid needs positive, strictly increasing values, got {self.values}")
+
+    @property
+    def low(self):
+        return self.values[0]
+
+    @property
+    def high(self):
+        return self.values[-1]

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from ..engines import grid
-from ..models.distributions import LogUniform
+from ..models.distributions import LogGrid, LogUniform
 from ..rules import selection
 from . import builders, spaces
 from .profiles import Budget
@@ -73,12 +73,12 @@ def trial_specs(prof, dataset: str, model: str, budget: Budget, fixed: dict | No
 
 
 def edge_flags(trials: pd.DataFrame, model: str, chosen: int, fixed: dict | None = None) -> list[str]:
-    """One line per continuous parameter (a :class:`LogUniform`) whose chosen value is the largest
-    or the smallest value its trials tried: the best may lie beyond what was tried. ``trials`` is
-    :func:`tune`'s frame, ``chosen`` its row position."""
+    """One line per continuous parameter (a :class:`LogUniform` or a :class:`LogGrid`) whose chosen
+    value is the largest or the smallest value its trials tried: the best may lie beyond what was
+    tried. ``trials`` is :func:`tune`'s frame, ``chosen`` its row position."""
     out = []
     for key, dist in spaces._free_space(model, fixed).items():
-        if not isinstance(dist, LogUniform):
+        if not isinstance(dist, (LogUniform, LogGrid)):
             continue
         column = trials["/".join(key) if isinstance(key, tuple) else key]
         value = column.iloc[chosen]
