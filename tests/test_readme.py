@@ -165,3 +165,14 @@ def test_a_changed_table1_size_changes_the_datasets_block(copy):
     block = readme.datasets_block(readme.load_tables(copy / "figures"))
     assert "* LastFM: 935 users" in block
     assert "935 users" in readme.check(copy / "README.md", copy / "figures", copy / "bench")
+
+
+def test_an_unchanged_answer_reads_stays_so_and_a_changed_one_becomes():
+    from attrec_lib.report.readme import _before_after
+    assert _before_after("lastfm: baseline better (EASE) -> baseline better (EASE) on the global timeline") == (
+        "lastfm: baseline better (EASE) stays so on the global timeline")
+    assert _before_after("ml-100k: no significant difference (TransRec) -> baseline better (TransRec) on the "
+                         "global timeline") == ("ml-100k: no significant difference (TransRec) becomes baseline "
+                                                "better (TransRec) on the global timeline")
+    # a baseline named differently after is a change, even with the same answer
+    assert "becomes" in _before_after("lastfm: baseline better (EASE) -> baseline better (SKNN) on novel targets")

@@ -390,9 +390,22 @@ def outcome_word(outcome: str) -> str:
     return OUTCOME_WORDS.get(kind, str(outcome))
 
 
+def _before_after(part: str) -> str:
+    """``"lastfm: A (EASE) -> B (EASE) on ..."`` -> ``"lastfm: A (EASE) becomes B (EASE) on ..."``,
+    or ``"lastfm: A (EASE) stays so on ..."`` where the answer after is the answer before."""
+    if " -> " not in part:
+        return part
+    left, right = part.split(" -> ", 1)
+    head, before = left.rsplit(": ", 1) if ": " in left else ("", left)
+    lead = f"{head}: " if head else ""
+    if right.startswith(before) and (len(right) == len(before) or right[len(before)] == " "):
+        return f"{lead}{before} stays so{right[len(before):]}"
+    return f"{lead}{before} becomes {right}"
+
+
 def _why_question(row, tests, tables) -> str:
     """Notebook 10's questions: per data set, RQ1's answer before -> after (the verdict's evidence)."""
-    parts = [readable_names(p.replace("->", "becomes")) for p in str(row["evidence"]).split("; ") if p]
+    parts = [readable_names(_before_after(p)) for p in str(row["evidence"]).split("; ") if p]
     text = "; ".join(parts)
     return (text[:1].upper() + text[1:] + "." if text else "") + " Decided by notebook 10's own unadjusted tests."
 
