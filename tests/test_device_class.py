@@ -31,8 +31,15 @@ def test_a_run_is_computed_on_its_specs_device_class_and_refuses_another():
         compute.device_for(spec(device_class="cuda"), "cpu")
 
 
-def test_a_profiles_grid_on_a_gpu_is_one_clear_error(capsys, monkeypatch):
+def test_a_profiles_grid_on_a_gpu_runs_its_learned_models_there(capsys, monkeypatch):
     monkeypatch.setattr(cli, "check_device", lambda text, address=None: None)  # as if this machine had CUDA
-    code = cli.main(["grid", "--profile", "tiny", "--device", "cuda"])
+    code = cli.main(["grid", "--profile", "tiny", "--device", "cuda:1"])
     err = capsys.readouterr().err
-    assert code == 2 and "a profile's grid runs on the CPU" in err and len(err.strip().splitlines()) == 1
+    assert code == 2 and "takes cpu or cuda" in err and len(err.strip().splitlines()) == 1
+    seen = []
+    monkeypatch.setattr("attrec_lib.study.all_runs.fill_profile", lambda prof, **kw: seen.append(
+        (kw["device"], runspec.default_device_class("attrec"), runspec.default_device_class("ease"))))
+    assert cli.main(["grid", "--profile", "tiny", "--workers", "0", "--device", "cuda"]) == 0
+    # each run on its spec's class: learned models' specs are GPU ones, the fitted ones stay on the CPU
+    assert seen == [(None, "cuda", "cpu")]
+    assert runspec.default_device_class("attrec") == "cpu"  # after the grid, as before it

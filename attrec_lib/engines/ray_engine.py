@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import logging
 import os
 import secrets
@@ -190,6 +191,53 @@ def run_task(spec_dict: dict, driver_source: str, device=None) -> dict:
     return compute.execute(runspec.RunSpec.from_dict(spec_dict), device=device, progress=False)
 
 
+# ---------------------------------------------------------------- what a run asks of its node
+
+GPU_RUNS_PER_CARD = 8  # default runs sharing one card (ATTREC_GPU_RUNS_PER_CARD overrides)
+
+
+def gpu_runs_per_card() -> int:
+    """How many GPU runs share one card: ``ATTREC_GPU_RUNS_PER_CARD`` or :data:`GPU_RUNS_PER_CARD`.
+    A run of these data sets leaves a card mostly idle (bench/gpu-NVIDIA_H200.json: an ML-100K
+    AttRec epoch is 0.27 s, launch-bound), so several at once fill it; each still holds one CPU."""
+    text = os.environ.get("ATTREC_GPU_RUNS_PER_CARD")
+    if not text:
+        return GPU_RUNS_PER_CARD
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"ATTREC_GPU_RUNS_PER_CARD must be an integer >= 1, got {text!r}")
+    return value
+
+
+def task_options(spec, per_card: int | None = None) -> dict:
+    """The Ray resources one run asks for: one CPU (its one thread), and for a GPU run (device
+    class "cuda") a 1/``per_card`` share of a card, so that Ray runs ``per_card`` of them on one
+    card at once and the CPU runs on the other cores."""
+    if spec.device_class == "cuda":
+        return {"num_cpus": 1, "num_gpus": 1.0 / (per_card or gpu_runs_per_card())}
+    return {"num_cpus": 1}
+
+
+def check_resources(specs, resources: dict, where: str) -> None:
+    """One clear error before anything runs when the specs ask for a resource the cluster lacks
+    (a GPU run on a cluster without a GPU would wait for ever)."""
+    needed = {}
+    for spec in specs:
+        options = dict(task_options(spec))
+        asked = {"CPU": options.pop("num_cpus", 0), "GPU": options.pop("num_gpus", 0), **options.pop("resources", {})}
+        for key, amount in asked.items():
+            if amount:
+                needed[key] = max(needed.get(key, 0.0), amount)
+    lacking = sorted(k for k, v in needed.items() if resources.get(k, 0.0) < v)
+    if lacking:
+        gpu_runs = sum(1 for s in specs if s.device_class == "cuda")
+        raise ValueError(f"{where} has no {', '.join(lacking)} (it has {dict(sorted(resources.items()))}); "
+                         f"{gpu_runs} of the {len(specs)} runs are GPU runs (device class cuda)")
+
+
 # ---------------------------------------------------------------- engines
 
 def run_specs(specs, workers=None, address=None, device=None, progress: bool = True) -> dict:
@@ -274,7 +322,7 @@ _HEAD_STOP_GRACE = 3.0  # seconds between SIGTERM and SIGKILL when our local Ray
 
 
 @contextlib.contextmanager
-def local_head(cpus: int, attempts: int = 3):
+def local_head(cpus: int, attempts: int = 3, gpus: int = 0, resources: dict | None = None):
     """Our own one-node Ray instance on 127.0.0.1, yielding its address.
 
     It is ``ray start --head --block`` in a new session with its own temporary folder, so that
@@ -298,7 +346,9 @@ def local_head(cpus: int, attempts: int = 3):
                "--num-cpus", str(cpus), "--include-dashboard", "false", "--disable-usage-stats",
                "--temp-dir", folder, "--dashboard-agent-grpc-port", str(agent_grpc),
                "--dashboard-agent-listen-port", str(agent_http), "--metrics-export-port", str(metrics),
-               "--runtime-env-agent-port", str(runtime_env)]
+               "--runtime-env-agent-port", str(runtime_env), "--num-gpus", str(int(gpus))]
+        if resources:
+            cmd += ["--resources", json.dumps(resources)]
         log_path = os.path.join(folder, "ray-start.log")
         with open(log_path, "w") as log:
             proc = subprocess.Popen(cmd, env={**os.environ, _RAY_SINGLE_MACHINE_ENV: "0"}, stdout=log,
@@ -341,7 +391,7 @@ def _process_token() -> str:
 
 
 @contextlib.contextmanager
-def _ray_session(workers, address):
+def _ray_session(workers, address, gpus: int = 0):
     """Connected to Ray inside the block: a local loopback instance (:func:`local_head`, started
     here and stopped on exit) or the cluster at ``address`` (only disconnected on exit)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
@@ -365,7 +415,7 @@ def _ray_session(workers, address):
         with contextlib.ExitStack() as stack:
             cluster = address  # None: our own local instance
             if address is None:
-                address = stack.enter_context(local_head(workers))
+                address = stack.enter_context(local_head(workers, gpus=gpus, resources=LOCAL_EXTRA_RESOURCES or None))
             if not ray.is_initialized():
                 try:
                     ray.init(address=address, include_dashboard=False, log_to_driver=False,
@@ -388,6 +438,14 @@ def _ray_session(workers, address):
                 os.environ[key] = value
 
 
+LOCAL_EXTRA_RESOURCES: dict = {}  # custom resources of our local instance (tests schedule on them)
+
+
+def local_gpus() -> int:
+    """CUDA cards this machine offers to our local Ray instance (0 without CUDA)."""
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
 def _prepare_data(specs):
     """Build each data set's processed cache once here, so that local workers read it instead of
     all building it at once (remote nodes build their own on first use)."""
@@ -400,20 +458,27 @@ def _on_ray(specs, workers, address, device, progress) -> tuple[dict, list[Failu
     _prepare_data(specs)
     source = store.code_version()["source_sha256"]
     results, failures = {}, []
-    with _ray_session(workers, address) as ray, _sigterm_as_interrupt():
-        cpus = int(ray.cluster_resources().get("CPU", 1))
+    gpus = local_gpus() if address is None and any(s.device_class == "cuda" for s in specs) else 0
+    with _ray_session(workers, address, gpus) as ray, _sigterm_as_interrupt():
+        resources = ray.cluster_resources()
+        cpus = int(resources.get("CPU", 1))
         in_flight_max = min(workers, cpus) if workers else cpus
         where = f"Ray cluster at {address}" if address else f"local Ray on {LOOPBACK}"
+        check_resources(specs, resources, where)
         task = ray.remote(num_cpus=1, max_retries=1, retry_exceptions=True)(run_task)
         bar = GridProgress(specs, in_flight_max, enabled=progress)
-        bar.write(f"{len(specs)} runs on {where}: {in_flight_max} at a time, {cpus} CPUs")
+        n_gpu = sum(1 for s in specs if s.device_class == "cuda")
+        on_gpu = (f", {n_gpu} GPU runs {gpu_runs_per_card()} to a card on {resources.get('GPU', 0):g} GPU(s)"
+                  if n_gpu else "")
+        bar.write(f"{len(specs)} runs on {where}: {in_flight_max} at a time, {cpus} CPUs{on_gpu}")
         queue = list(reversed(specs))  # pop() takes them in the grid's order
         pending = {}
         try:
             while queue or pending:
                 while queue and len(pending) < in_flight_max:
                     spec = queue.pop()
-                    pending[task.remote(spec.to_dict(), source, device)] = (spec, time.time())
+                    ref = task.options(**task_options(spec)).remote(spec.to_dict(), source, device)
+                    pending[ref] = (spec, time.time())
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for ref in ready:
                     spec, started = pending.pop(ref)

@@ -97,8 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--shard", default="0/1", type=_shard,
                    help="i/n with 0 <= i < n: run every n-th missing spec starting at i (parallel workers)")
     g.add_argument("--device", default=None,
-                   help="cpu (the default and, for now, the only device of a profile's grid: its notebooks read "
-                        "CPU runs)")
+                   help="cpu (the default: the runs the notebooks read) or cuda: the profile's learned models "
+                        "run on the GPU(s), several to a card (ATTREC_GPU_RUNS_PER_CARD, default "
+                        f"{ray_engine.GPU_RUNS_PER_CARD}), as GPU runs with keys of their own, and its fitted "
+                        "baselines on the CPU cores (their CPU runs are reused); the notebooks read CPU runs only")
     g.add_argument("--workers", type=int, default=None,
                    help="runs at a time on a local Ray instance (default: every core); 0 runs them in this process")
     g.add_argument("--address", default=None,
@@ -182,9 +184,16 @@ def _dispatch(args) -> int:
 
 
 def _grid(args) -> int:
-    if args.device is not None and torch.device(args.device).type != "cpu":
-        raise ValueError(f"--device {args.device}: a profile's grid runs on the CPU (its notebooks read CPU runs; a "
-                         "GPU result has a key of its own); use `run --device cuda` for a single GPU run")
+    device_class = torch.device(args.device or "cpu")
+    if device_class.index is not None:
+        raise ValueError(f"--device {args.device}: a profile's grid takes cpu or cuda (Ray gives each GPU run its "
+                         "share of a card); use `run --device cuda:N` for a single run on card N")
+    # the profile's specs are built (and its choices made) with its learned models on this class
+    with runspec.learned_models_on(device_class.type):
+        return _grid_on(args)
+
+
+def _grid_on(args) -> int:
     index, count = args.shard
     prof = paper.checked_profile(args.profile)
     specs = all_runs.all_specs(prof, parts=args.part)
@@ -209,10 +218,10 @@ def _grid(args) -> int:
         return 2
     try:
         if count == 1:
-            all_runs.fill_profile(prof, workers=workers, address=args.address, device=args.device,
-                                   parts=args.part)
+            # device None: each run on its spec's class (fitted baselines on the CPU, GPU runs on a card)
+            all_runs.fill_profile(prof, workers=workers, address=args.address, device=None, parts=args.part)
         else:
-            ray_engine.run_specs(missing[index::count], workers=workers, address=args.address, device=args.device)
+            ray_engine.run_specs(missing[index::count], workers=workers, address=args.address, device=None)
     except ray_engine.GridFailed as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -13,6 +13,7 @@ and its key (:attr:`RunSpec.key`, the file name ``results/<key>.json``) hashes a
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .. import models
+from ..models.base import FittedRecommender
 from ..data import load_dataset
 from ..data.preprocess import check_tie_rule
 from ..data.splits import LEAVE_LAST_OUT, check_split, make_split, sequence_timestamps
@@ -157,12 +159,46 @@ class RunSpec:
         return cls(**d)
 
 
+_LEARNED_DEVICE_CLASS = ["cpu"]  # a stack: the class make_spec gives learned models (learned_models_on)
+
+
+def is_learned(model: str) -> bool:
+    """Whether ``model`` is trained by gradient steps (a GPU can run it), as opposed to a fitted one
+    (Pop, ItemKNN, EASE, SR, SKNN: one closed-form or counting fit, on the CPU)."""
+    return not issubclass(models.model_class(model), FittedRecommender)
+
+
+@contextlib.contextmanager
+def learned_models_on(device_class: str):
+    """Inside the block, :func:`make_spec` gives every learned model's spec this device class
+    (unless a call names one): ``grid --device cuda`` builds a profile's specs under it, so its
+    learned runs are GPU runs with keys of their own while its fitted baselines stay CPU runs
+    (whose committed results are then reused)."""
+    if device_class not in DEVICE_CLASSES:
+        raise ValueError(f"device_class must be one of {list(DEVICE_CLASSES)}, got {device_class!r}")
+    _LEARNED_DEVICE_CLASS.append(device_class)
+    try:
+        yield
+    finally:
+        _LEARNED_DEVICE_CLASS.pop()
+
+
+def default_device_class(model: str) -> str:
+    """The device class :func:`make_spec` gives ``model`` when the call names none: "cpu" for a
+    fitted model, else the innermost :func:`learned_models_on` ("cpu" outside any)."""
+    return _LEARNED_DEVICE_CLASS[-1] if is_learned(model) else "cpu"
+
+
 def make_spec(dataset: str, model: str = "attrec", preset: str | None = "paper", seed: int = 0,
               protocol: str | None = None, tie_rule: str | None = None, train: dict | None = None,
-              split: str = LEAVE_LAST_OUT, device_class: str = "cpu", **model_overrides) -> RunSpec:
+              split: str = LEAVE_LAST_OUT, device_class: str | None = None, **model_overrides) -> RunSpec:
     """Build a fully resolved spec. ``preset="released_code"`` also defaults the protocol and the
     tie rule to the released code's (no validation item, the authors' tie rule). ``split``: which
-    targets are held out (``data.splits``; every split but leave-last-out needs protocol "valid")."""
+    targets are held out (``data.splits``; every split but leave-last-out needs protocol "valid").
+    ``device_class``: where its numbers come from; None: :func:`default_device_class` ("cpu" unless
+    inside :func:`learned_models_on`)."""
+    if device_class is None:
+        device_class = default_device_class(model)
     if preset is not None and preset not in models.presets(model):
         preset_known = sorted(models.presets(model))
         raise ValueError(f"unknown preset {preset!r} for model {model!r}; known presets: {preset_known}")
