@@ -29,7 +29,7 @@ WORKERS ?=
 ADDRESS ?=
 GRID_PROFILE ?= quick
 
-.PHONY: help setup lock paper readme plan test imports unit nbval bench bench-study bench-grid verify-sample gpu-check goldens goldens-platform clean-data site site-test
+.PHONY: help setup lock paper readme plan test imports unit nbval bench bench-study bench-grid verify-sample gpu-check gpu-study goldens goldens-platform clean-data site site-test
 
 help:  ## list the targets and variables
 	@echo "make <target> [VARIABLE=value ...]"
@@ -120,6 +120,9 @@ site-test: $(SETUP)  ## open every page of build/site/ in headless Chromium and 
 # No `setup` here: the GPU machine has python3 with torch but no network to install from.
 gpu-check:  ## <= 5 min bench on a CUDA card (dry run without CUDA); ML-100K from ATTREC_DATA_MIRROR or ./shared-data
 	ATTREC_DATA_MIRROR=$${ATTREC_DATA_MIRROR:-shared-data} PYTHONPATH=. $(PYTHON) -m attrec_lib.bench.gpu_check
+
+gpu-study:  ## <= 10 min: Table 2's learned ML-100K runs on the GPU, several to a card; runs/min, full-profile projection, differences from the CPU runs (dry run without CUDA)
+	ATTREC_DATA_MIRROR=$${ATTREC_DATA_MIRROR:-shared-data} PYTHONPATH=. $(PYTHON) -m attrec_lib.bench.gpu_study
 
 clean-data:  ## remove the processed data cache (raw files are kept)
 	rm -rf data/processed
