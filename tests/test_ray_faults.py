@@ -151,7 +151,9 @@ def test_an_interrupted_ray_grid_cancels_no_task_itself(monkeypatch):
             return {"CPU": 1}
 
         def remote(self, **options):
-            return lambda fn: type("Task", (), {"remote": staticmethod(lambda *a: object())})
+            task = type("Task", (), {"remote": staticmethod(lambda *a: object())})
+            task.options = staticmethod(lambda **opts: task)  # per-run resources (engines: task_options)
+            return lambda fn: task
 
         def wait(self, refs, num_returns=1):
             raise KeyboardInterrupt("SIGTERM")  # the signal arrives while the driver waits
@@ -160,7 +162,7 @@ def test_an_interrupted_ray_grid_cancels_no_task_itself(monkeypatch):
             calls.append(ref)
 
     @contextlib.contextmanager
-    def session(workers, address):
+    def session(workers, address, gpus=0):
         yield FakeRay()
 
     monkeypatch.setattr(ray_engine, "_ray_session", session)
