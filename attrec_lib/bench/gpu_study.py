@@ -38,13 +38,19 @@ import statistics
 import sys
 import time
 
+import torch
+
+from .. import study
+from ..engines.ray_engine import GPU_RUNS_PER_CARD
+from ..runs import compute, runspec, store
+from ..settings import paths
+from ..study import decisions
+
 METRICS = ("hr@50", "mrr", "ndcg@10", "valid_hr@50")
 
 
 def _one(spec_dict: dict, device: str) -> dict:
     """One run in a worker process: its metrics, wall time and peak memory (nothing written)."""
-    import torch
-    from ..runs import compute, runspec
     torch.set_num_threads(1)
     spec = runspec.RunSpec.from_dict(spec_dict)
     if device == "cuda":
@@ -61,9 +67,6 @@ def _one(spec_dict: dict, device: str) -> dict:
 
 def study_specs(dry_run: bool) -> list:
     """The runs timed: Table 2's learned models on ML-100K (full profile), or the tiny profile's."""
-    from .. import study
-    from ..runs import runspec
-    from ..study import decisions
     prof = study.profile("tiny" if dry_run else "full")
     specs = decisions.learned_table2_specs(prof)
     if not dry_run:
@@ -75,7 +78,6 @@ def study_specs(dry_run: bool) -> list:
 def reference_rows(specs, dry_run: bool) -> dict:
     """{GPU spec key: the CPU run's metrics}: the committed result of the same spec on the CPU
     (a dry run computes it here, in this process, when no committed one exists)."""
-    from ..runs import compute, store
     out = {}
     for spec in specs:
         cpu = dataclasses.replace(spec, device_class="cpu")
@@ -83,8 +85,8 @@ def reference_rows(specs, dry_run: bool) -> dict:
         if result is None and dry_run:
             result = compute.execute(cpu, device="cpu", progress=False)
         if result is not None:
-            out[spec.key] = {"wall_seconds": result.get("wall_seconds"), **{
-                m: compute.result_row(result).get(m) for m in METRICS}}
+            row = compute.result_row(result)
+            out[spec.key] = {"wall_seconds": result.get("wall_seconds"), **{m: row.get(m) for m in METRICS}}
     return out
 
 
@@ -106,8 +108,6 @@ def project_full_profile(rows: list, reference: dict, slots: int, cores: int) ->
     learned runs scaled by their model's median GPU/CPU wall ratio measured here (the median over
     measured models for one not measured) and spread over ``slots`` runs at once; fitted runs on
     the ``cores`` left. Both parts run side by side, so the longer is the projection."""
-    from .. import study
-    from ..runs import runspec, store
     ratios = {}
     for row in rows:
         ref = reference.get(row["key"])
@@ -149,9 +149,6 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="JSON path (default bench/gpu-study-<card>.json)")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
-    import torch
-    from ..engines.ray_engine import GPU_RUNS_PER_CARD
-    from ..settings import paths
     if args.per_card is not None and args.per_card < 1:
         print(f"gpu-study: --per-card must be >= 1, got {args.per_card}", file=sys.stderr)
         return 2

@@ -200,16 +200,7 @@ def gpu_runs_per_card() -> int:
     """How many GPU runs share one card: ``ATTREC_GPU_RUNS_PER_CARD`` or :data:`GPU_RUNS_PER_CARD`.
     A run of these data sets leaves a card mostly idle (bench/gpu-NVIDIA_H200.json: an ML-100K
     AttRec epoch is 0.27 s, launch-bound), so several at once fill it; each still holds one CPU."""
-    text = os.environ.get("ATTREC_GPU_RUNS_PER_CARD")
-    if not text:
-        return GPU_RUNS_PER_CARD
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise ValueError(f"ATTREC_GPU_RUNS_PER_CARD must be an integer >= 1, got {text!r}")
-    return value
+    return paths.gpu_runs_per_card(GPU_RUNS_PER_CARD)
 
 
 def task_options(spec, per_card: int | None = None) -> dict:

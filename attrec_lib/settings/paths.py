@@ -117,3 +117,17 @@ def run_log_file() -> Path:
     """Where a notebook kernel without a terminal appends run progress (``ATTREC_RUN_LOG``)."""
     override = os.environ.get("ATTREC_RUN_LOG")
     return Path(override) if override else BUILD_DIR / "runs.log"
+
+
+def gpu_runs_per_card(default: int) -> int:
+    """``ATTREC_GPU_RUNS_PER_CARD``: how many GPU runs share one card (``default`` when unset)."""
+    value = os.environ.get("ATTREC_GPU_RUNS_PER_CARD")
+    if not value:
+        return default
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise SettingError(f"ATTREC_GPU_RUNS_PER_CARD must be an integer >= 1, got {value!r}")
+    return count
