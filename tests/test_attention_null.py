@@ -47,3 +47,22 @@ def test_reading_outcome_against_the_null_models(untrained, shuffled, outcome):
     assert len(re.findall(r"one-sided p (?:= [01]\.\d{2,3}|< 0\.001) \(Holm p (?:= [01]\.\d{2,3}|< 0\.001)\)",
                           text)) == len(tests)
     assert isinstance(tests, pd.DataFrame) and (tests["p (Holm)"] >= tests["p (one-sided)"]).all()
+
+
+def test_maps_are_computed_in_float64_on_a_copy_and_tables_keep_ten_digits():
+    import torch
+    from attrec_lib import models
+    from attrec_lib.analysis import attention
+    torch.manual_seed(0)
+    model = models.build("attrec", 5, 12, models.make_config("attrec", "paper", seq_len=4, d=8)).eval()
+    inputs = torch.tensor([[0, 1, 2, 3], [4, 5, 6, 7]])
+    w = attention.weights(model, inputs)
+    assert w.dtype == np.float64 and w.shape == (2, 4, 4)
+    assert next(model.parameters()).dtype == torch.float32  # the model itself is left as trained
+    assert np.allclose(w, model.attention_weights(inputs).numpy(), atol=1e-6)  # the same maps, more digits
+    assert attention.stable(0.90603571618606) == 0.9060357162 and attention.stable(1.23693321549e-68) == 1.236933215e-68
+    maps = {label: _maps(30, 5, weight, np.random.default_rng(1)) for label, weight in
+            zip(attention_null.NULL_LABELS, (0.8, 0.0, 0.5))}
+    for table in (attention_null.share_table(maps), attention_null.null_tests(maps)):
+        for value in table.select_dtypes("number").to_numpy().ravel():
+            assert value == attention.stable(value)

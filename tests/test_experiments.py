@@ -234,6 +234,24 @@ def test_grid_list_reports_result_files_that_are_never_served(results_in_tmp):
     assert "stale 0123456789abcdef.json: format 1" in out
 
 
+def test_the_summary_line_says_where_the_numbers_were_computed_from_what_each_result_records():
+    cpu = {"device": "cpu: x86_64, 1 threads", "threads": 1}
+    gpu = {"device": "cuda: NVIDIA H200", "threads": 1}
+    assert grid.device_summary([cpu, cpu]) == "all computed on the CPU, one thread each"
+    assert grid.device_summary([{"device": "cpu: x86_64, 2 threads", "threads": 2}]) == \
+        "all computed on the CPU, 2 threads"
+    assert grid.device_summary([gpu]) == "all computed on a GPU (NVIDIA H200)"
+    assert grid.device_summary([cpu, gpu, gpu]) == "computed on a GPU (NVIDIA H200) (2), the CPU, one thread (1)"
+    assert grid.device_summary([]) == "no runs"
+
+
+def test_a_notebook_reading_runs_without_the_grid_can_say_where_they_were_computed(results_in_tmp):
+    compute.run(spec(seed=0), progress=False)
+    assert grid.devices_of([spec(seed=0), spec(seed=0)]) == "1 run read: all computed on the CPU, one thread each"
+    assert grid.devices_of([spec(seed=0), spec(seed=1)]) == \
+        "2 runs read: all computed on the CPU, one thread each; 1 not in the cache"
+
+
 def test_run_grid_logs_each_run_and_prints_one_summary_line(results_in_tmp, capsys):
     import logging
     compute.run(spec(seed=0), progress=False)
@@ -245,7 +263,7 @@ def test_run_grid_logs_each_run_and_prints_one_summary_line(results_in_tmp, caps
     log.addHandler(handler)
     grid.run_grid([spec(seed=0), spec(seed=1), spec(seed=0)], progress=True, log=log)
     out = capsys.readouterr()
-    assert out.out == "3 runs: 2 from the cache, 1 computed\n"
+    assert out.out == "3 runs: 2 from the cache, 1 computed; all computed on the CPU, one thread each\n"
     assert "(cached)" not in out.err and "(running)" not in out.err  # the log got them instead
     lines = [r.getMessage() for r in records]
     assert [line.split()[-1] for line in lines] == ["(cached)", "(running)", "(cached)"]

@@ -176,3 +176,20 @@ def test_an_unchanged_answer_reads_stays_so_and_a_changed_one_becomes():
                                                 "better (TransRec) on the global timeline")
     # a baseline named differently after is a change, even with the same answer
     assert "becomes" in _before_after("lastfm: baseline better (EASE) -> baseline better (SKNN) on novel targets")
+
+
+def test_a_set_run_at_another_sets_choices_is_named_so_in_rq1s_tuning_sentence(copy):
+    """A data set of a profile's tuned_from has "chosen on <source>" rows in the tuned table; the RQ1
+    bullet says so instead of calling them tuned there (and leaves them out if no such row exists)."""
+    path = copy / "figures" / "table2-comparison-tuned.csv"
+    tuned = pd.read_csv(path)
+    att = tuned[(tuned["model"] == "AttRec") & (tuned["dataset"] == "lastfm")].copy()
+    att = att.assign(dataset="ml-1m-first2999")
+    att.loc[att["settings"] == "tuned", "settings"] = "chosen on ML-100K"
+    pd.concat([tuned[tuned["dataset"] != "ml-1m-first2999"], att]).to_csv(path, index=False)
+    block = readme.findings_block(readme.load_tables(copy / "figures"))
+    rq1 = next(line for line in block.splitlines() if line.startswith("* **RQ1: AttRec beats every baseline"))
+    ml1m = display.dataset_name("ml-1m-first2999")
+    assert f"on {ml1m} (at the settings chosen on ML-100K)" in rq1
+    assert f"tunes every learned model alike (on {ml1m} at the settings chosen on ML-100K)" in rq1
+    assert f"on {display.dataset_name('lastfm')}" in rq1.split("tuning moved")[1]  # its own tuned set as before

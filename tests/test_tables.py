@@ -149,3 +149,12 @@ def test_a_notebook_saves_a_frame_under_a_displayed_tables_name_only_after_displ
         for m in re.finditer(r'save_table\([^\n]*?,\s*"([^"]+)"\)', code):
             shown = [d.start() for d in re.finditer(r'display_table\((?:[^()]|\([^()]*\))*?,\s*"' + re.escape(m.group(1)) + '"', code)]
             assert all(at < m.start() for at in shown), f"{path.name}: save_table({m.group(1)!r}) before its display_table"
+
+
+def test_the_tuned_tables_label_how_each_data_sets_settings_were_got():
+    from types import SimpleNamespace
+    from attrec_lib.analysis.display import dataset_name
+    prof = SimpleNamespace(tuned_datasets=("ml-100k", "lastfm"), tuned_from=(("ml-1m-first2999", "ml-100k"),))
+    assert tables.tuned_settings(prof, "ml-100k") == tables.tuned_settings(prof, "lastfm") == "tuned"
+    assert tables.tuned_settings(prof, "ml-1m-first2999") == f"chosen on {dataset_name('ml-100k')}"
+    assert tables.tuned_settings(prof, "movietweetings-snapshot-100k") == "default"  # not tuned in this profile

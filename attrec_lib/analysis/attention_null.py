@@ -30,6 +30,7 @@ from ..rules import stats
 from ..runs import compute, runspec
 from ..study import claim_specs
 from ..study import builders
+from .attention import stable, weights
 from .display import p_text
 
 NULL_LABELS = ("trained", "untrained", "trained on shuffled sequences")
@@ -73,7 +74,7 @@ def all_maps(prof) -> dict:
     inputs = torch.as_tensor(split.eval_inputs("test", spec.model_config["seq_len"]))
     trained = {"trained": compute.trained_model(spec), "untrained": _untrained(spec, split),
                "trained on shuffled sequences": compute.trained_model(null)}
-    return {label: model.attention_weights(inputs).numpy() for label, model in trained.items()}
+    return {label: weights(model, inputs) for label, model in trained.items()}
 
 
 def share_table(maps: dict) -> pd.DataFrame:
@@ -82,9 +83,9 @@ def share_table(maps: dict) -> pd.DataFrame:
     rows = []
     for label, m in maps.items():
         s = column_shares(m)
-        rows.append({"model": label, "users": len(s), "mean column share": float(s.mean()),
-                     "median column share": float(np.median(s)), f"users with share >= {THRESHOLD:g}":
-                     float((s >= THRESHOLD).mean())})
+        rows.append({"model": label, "users": len(s), "mean column share": stable(s.mean()),
+                     "median column share": stable(np.median(s)), f"users with share >= {THRESHOLD:g}":
+                     stable((s >= THRESHOLD).mean())})
     return pd.DataFrame(rows)
 
 
@@ -99,6 +100,8 @@ def null_tests(maps: dict) -> pd.DataFrame:
                      "CI low": r["ci low"], "CI high": r["ci high"], "p (one-sided)": r["p"]})
     out = pd.DataFrame(rows)
     out["p (Holm)"] = stats.holm(out["p (one-sided)"].to_numpy())
+    numbers = out.columns.drop("against")
+    out[numbers] = out[numbers].map(stable)  # the same digits on every CPU (see attention.weights)
     return out
 
 

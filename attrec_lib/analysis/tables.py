@@ -24,6 +24,7 @@ from ..training.evaluate import per_user_metrics
 from ..rules import selection
 from ..rules.stats import significant
 from ..rules.selection import CHOICE_METRIC, choice_column
+from .display import dataset_name
 
 METRICS = ("hr@50", "mrr", "hr@10", "ndcg@10")
 
@@ -137,6 +138,17 @@ def strongest_baseline(part: pd.DataFrame, baselines) -> tuple[str, pd.Series]:
     if cands.empty:
         raise ValueError(f"no baseline among {sorted(set(part['model']))}")
     return str(selection.best(cands, "model", "the strongest baseline", order=list(baselines))), means
+
+
+def tuned_settings(prof, dataset: str) -> str:
+    """How the learned models' settings of ``dataset``'s rows in the tuned tables were got, as every
+    table labels them: ``"tuned"`` (its own trials, chosen on its validation HR@50), ``"chosen on
+    <source>"`` for a data set of the profile's ``tuned_from`` (the setting each model's tuning chose
+    on the source, run here), ``"default"`` where the profile tunes nothing on it."""
+    if dataset in prof.tuned_datasets:
+        return "tuned"
+    source = dict(prof.tuned_from).get(dataset)
+    return "default" if source is None else f"chosen on {dataset_name(source)}"
 
 
 def attrec_vs_best_baseline(df: pd.DataFrame, specs, baselines) -> pd.DataFrame:

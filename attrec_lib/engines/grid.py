@@ -32,8 +32,42 @@ def run_grid(specs, device=None, progress: bool = True, log: logging.Logger | No
         results = ray_engine.run_specs(specs, workers=workers, address=address, device=device, progress=progress)
         computed = before
     if progress:
-        print(f"{len(specs)} runs: {len(specs) - computed} from the cache, {computed} computed", flush=True)
+        print(f"{len(specs)} runs: {len(specs) - computed} from the cache, {computed} computed; "
+              f"{device_summary(results[s.key] for s in specs)}", flush=True)
     return pd.DataFrame([result_row(results[spec.key]) for spec in specs])
+
+
+def devices_of(specs) -> str:
+    """For a notebook that reads runs without :func:`run_grid`: how many distinct runs ``specs``
+    are and where the cached ones were computed (:func:`device_summary`), and how many are not cached."""
+    unique = list({s.key: s for s in specs}.values())
+    found = [r for r in (load_result(s) for s in unique) if r is not None]
+    missing = len(unique) - len(found)
+    return (f"{len(unique)} run{'' if len(unique) == 1 else 's'} read: {device_summary(found)}"
+            + (f"; {missing} not in the cache" if missing else ""))
+
+
+def device_summary(results) -> str:
+    """Where the numbers of these runs were computed, from what each result records: "all on the
+    CPU, one thread each", or the count on each device (a GPU by its name) when they differ."""
+    counts: dict[str, int] = {}
+    for result in results:
+        device = str(result.get("device", "unknown"))
+        kind, _, detail = device.partition(": ")
+        if kind == "cpu":
+            threads = result.get("threads")
+            label = "the CPU, one thread" if threads == 1 else f"the CPU, {threads} threads"
+        elif kind == "cuda":
+            label = f"a GPU ({detail})" if detail else "a GPU"
+        else:
+            label = device
+        counts[label] = counts.get(label, 0) + 1
+    if not counts:
+        return "no runs"
+    if len(counts) == 1:
+        label = next(iter(counts))
+        return f"all computed on {label}{' each' if label.endswith('one thread') else ''}"
+    return "computed on " + ", ".join(f"{label} ({n})" for label, n in sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 @dataclass(frozen=True)

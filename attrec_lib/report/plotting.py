@@ -184,13 +184,15 @@ def sweep(df: pd.DataFrame, x: str, xlabel: str, hue: str | None = None, y: str 
     return fig
 
 
-def paired_bars(frame: pd.DataFrame, conditions, xlabel: str, title: str = "", references=None) -> plt.Figure:
+def paired_bars(frame: pd.DataFrame, conditions, xlabel: str, title: str = "", references=None,
+                panel_notes=None) -> plt.Figure:
     """Two bars per model (one per condition), one panel per data set: ``frame`` has ``dataset``,
     ``label`` and, for each condition key, ``hr@50 <key>`` and ``hr@50 <key> sd`` (mean and sd over
     seeds); ``hr@50 paper`` (optional) is drawn as a black tick. ``conditions``: two
     ``(key, legend label, colour)``. ``references``: {dataset: [(HR@50, legend label, note), ...]}
     drawn as vertical lines, the same style for the same legend label in every panel, ``note``
-    (or None) written beside the line (e.g. which simple baseline it is on this data set)."""
+    (or None) written beside the line (e.g. which simple baseline it is on this data set).
+    ``panel_notes``: {dataset: a line under that panel's title}."""
     panels = list(frame.groupby("dataset", sort=False))
     height = max(2.4, 0.45 * max((len(p) for _, p in panels), default=1) + 1.2)
     fig, axes = plt.subplots(1, max(len(panels), 1), figsize=(5.2 * max(len(panels), 1), height), squeeze=False)
@@ -212,7 +214,8 @@ def paired_bars(frame: pd.DataFrame, conditions, xlabel: str, title: str = "", r
         ax.set_yticks(y, part["label"])
         ax.invert_yaxis()
         ax.set_xlabel(xlabel)
-        ax.set_title(dataset_title(name))
+        note = (panel_notes or {}).get(name)
+        ax.set_title(dataset_title(name) + (f"\n{note}" if note else ""))
         ax.grid(axis="x", alpha=0.3)
     handles, labels = axes[0][0].get_legend_handles_labels()
     for ax in axes[0][1:]:  # a panel may add a marker or line the first one lacks
@@ -240,10 +243,11 @@ def tie_order_shift(shift: pd.DataFrame, title: str = "") -> plt.Figure:
 
 
 def tuned_vs_default(default: pd.DataFrame, tuned: pd.DataFrame, labels: dict, references=None,
-                     title: str = "") -> plt.Figure:
+                     title: str = "", panel_notes=None) -> plt.Figure:
     """Each tuned model's HR@50 at its default settings and tuned on validation (mean and sd over
     seeds of the validation-selected epoch; run_grid rows), one panel per data set, the paper's
-    Table 2 number as a tick. ``references``: see :func:`paired_bars`."""
+    Table 2 number as a tick. ``references``, ``panel_notes``: see :func:`paired_bars` (a note says
+    where a panel's tuned settings were chosen when not on its own validation)."""
     rows = []
     for (ds, model), part in tuned.groupby(["dataset", "model"], sort=False):
         base = default[(default["dataset"] == ds) & (default["model"] == model)]["hr@50"]
@@ -255,7 +259,7 @@ def tuned_vs_default(default: pd.DataFrame, tuned: pd.DataFrame, labels: dict, r
                                         "hr@50 tuned", "hr@50 tuned sd", "hr@50 paper"])
     frame["hr@50 paper"] = pd.to_numeric(frame["hr@50 paper"])
     return paired_bars(frame, (("default", "default settings", "tab:gray"), ("tuned", "tuned on validation", "tab:blue")),
-                       "HR@50 (validation-selected epoch)", title, references)
+                       "HR@50 (validation-selected epoch)", title, references, panel_notes)
 
 
 def budget_curves(curves: pd.DataFrame, labels: dict, default_first: bool, highlight=("attrec",),

@@ -261,15 +261,20 @@ def _why_comparison(row, tests, tables) -> str:
     tuned = tables.get("table2-comparison-tuned")
     if tuned is not None and row["claim_id"] == "rq1":
         att = tuned[tuned["model"] == "AttRec"]
-        lifts = []
+        lifts, borrowed = [], []
         for ds, part in att.groupby("dataset", sort=False):
             by = dict(zip(part["settings"], part["HR@50 (ours)"]))
-            if "default" in by and "tuned" in by:
-                lifts.append(f"{_mean(by['default'])} to {_mean(by['tuned'])} on {dataset_name(ds)}")
+            how = next((h for h in by if h != "default"), None)  # "tuned", or "chosen on <set>" (tuned_from)
+            if "default" in by and how is not None:
+                lifts.append(f"{_mean(by['default'])} to {_mean(by[how])} on {dataset_name(ds)}"
+                             + ("" if how == "tuned" else f" (at the settings {how})"))
+                if how != "tuned":
+                    borrowed.append(f"on {dataset_name(ds)} at the settings {how}")
         lifts = [lift if i == 0 else f"from {lift}" for i, lift in enumerate(lifts)]
         if lifts:
+            where = f" ({_join(borrowed)})" if borrowed else ""
             out.append("Each baseline named is the strongest on validation HR@50, at its tuned setting where the study "
-                       "tunes every learned model alike; tuning moved AttRec's test HR@50 from "
+                       f"tunes every learned model alike{where}; tuning moved AttRec's test HR@50 from "
                        f"{_join(lifts)}.")
     return " ".join(out)
 
