@@ -300,7 +300,7 @@ def test_stable_form_strips_timings_and_fixes_the_injected_cell_id():
     def executed(stamp: str, random_id: str) -> dict:
         timing = {"duration": 0.1, "start_time": stamp, "end_time": stamp, "status": "completed", "exception": False}
         return {"metadata": {"papermill": {"duration": 9.5, "start_time": stamp, "end_time": stamp,
-                                           "parameters": {"profile": "tiny"}, "output_path": "/tmp/x"}},
+                                           "parameters": {"profile": "tiny"}, "output_path": "/elsewhere/x.ipynb"}},
                 "cells": [{"id": "nb01-01", "cell_type": "code", "source": "profile = 'full'",
                            "metadata": {"tags": ["parameters"], "execution": {"iopub.status.busy": stamp},
                                         "papermill": dict(timing)}, "outputs": []},
@@ -352,7 +352,7 @@ def test_make_paper_twice_from_the_cache_leaves_git_status_clean(clone, tmp_path
 
 def test_stable_form_records_the_source_relative_to_the_repo_whatever_the_checkout_folder():
     def executed(checkout: str) -> dict:
-        return {"metadata": {"papermill": {"input_path": f"{checkout}/notebooks/01-x.ipynb", "output_path": "/tmp/x"}},
+        return {"metadata": {"papermill": {"input_path": f"{checkout}/notebooks/01-x.ipynb", "output_path": "/elsewhere/x.ipynb"}},
                 "cells": []}
     forms = [paper.stable_form(executed(c), "01-x.ipynb", "notebooks/01-x.ipynb", "notebooks/01-x.ipynb")
              for c in ("/one/checkout", "/another/clone/elsewhere")]
