@@ -1,5 +1,7 @@
 """The GPU check's dry run: the same code path on the CPU with tiny data, writing its JSON."""
 import json
+import subprocess
+import sys
 
 from attrec_lib.bench import gpu_check
 
@@ -27,3 +29,13 @@ def test_missing_module_is_named(monkeypatch, capsys):
     monkeypatch.setattr(gpu_check, "REQUIRED", ("torch", "no_such_module_xyz"))
     assert gpu_check.main(["--dry-run"]) == 2
     assert "no_such_module_xyz" in capsys.readouterr().err
+
+
+def test_a_machine_without_torch_gets_the_missing_module_named_not_a_traceback():
+    # The package (attrec_lib.bench and what its __init__ imports) must import without torch, so
+    # that main() can name it: torch is blocked in a fresh interpreter before the module runs.
+    code = ("import runpy, sys; sys.modules['torch'] = None; sys.argv = ['gpu_check']; "
+            "runpy.run_module('attrec_lib.bench.gpu_check', run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "missing Python modules ['torch']" in done.stderr and "Traceback" not in done.stderr

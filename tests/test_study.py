@@ -233,8 +233,6 @@ def test_a_data_set_tuned_from_another_runs_the_sources_choice_with_its_own_sett
 
 @pytest.mark.skipif(not (is_available("ml-100k") and is_available("ml-1m-first2999")), reason="needs both data sets")
 def test_the_full_profile_gives_the_ml1m_stand_in_ml100k_settings_and_narrowing_keeps_that_honest():
-    if not (is_available("ml-100k") and is_available("ml-1m-first2999")):
-        pytest.skip("needs ML-100K and the ML-1M stand-in")
     assert profiles.profile("full").tuned_from == (("ml-1m-first2999", "ml-100k"),)
     assert profiles.profile("standard").tuned_from == ()
     assert profiles.profile("full").tuned_row_datasets[-1] == "ml-1m-first2999"

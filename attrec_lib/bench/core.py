@@ -34,13 +34,7 @@ import time
 # torch and the rest of the library are imported inside the functions that need them, so that
 # `python -m attrec_lib.bench.gpu_check` (which imports this package first) can name a missing
 # torch itself (gpu_check.missing_modules).
-from .. import models
-from ..data import load_dataset, split_leave_last_out
-from ..data.sequences import make_windows
-from ..data.synthetic import shaped_like
 from ..settings import paper_numbers
-from ..training.evaluate import evaluate
-from ..training.train import TrainConfig, default_device, device_name, fit
 from .flops import bytes_per_window, eval_flops, flops_per_window
 
 PAPER_TABLE5 = {ds: paper_numbers.TABLE5[ds] for ds in ("ml-100k", "ml-1m")}  # the sets benchmarked here
@@ -90,6 +84,8 @@ def copy_gbps(mib: int = 256, repeats: int = 5) -> float:
 # -- one configuration, in a child process ------------------------------------------------------
 def load_bench_split(key: str):
     """Leave-last-out split without a validation item: evaluation ranks every user once."""
+    from ..data import load_dataset, split_leave_last_out
+    from ..data.synthetic import shaped_like
     if key == "ml-1m-shaped":
         data = shaped_like(*ML1M_SHAPE, seed=0, name="ml-1m-shaped")
     else:
@@ -101,6 +97,10 @@ def measure(dataset: str, model_name: str, preset: str, epochs: int, eval_repeat
             device: str | None = None, split=None) -> dict:
     """Train ``epochs`` epochs (the first is the warm-up) and time ``eval_repeats`` evaluations."""
     import torch
+    from .. import models
+    from ..data.sequences import make_windows
+    from ..training.evaluate import evaluate
+    from ..training.train import TrainConfig, default_device, device_name, fit
 
     dev = torch.device(device) if device else default_device()
     split = split if split is not None else load_bench_split(dataset)
@@ -181,6 +181,7 @@ def add_floors(row: dict, hw: dict) -> dict:
 
 
 def caser_available() -> bool:
+    from .. import models
     try:
         models.config_class("caser")
         return True

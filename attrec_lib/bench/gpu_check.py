@@ -42,6 +42,9 @@ def missing_modules() -> list:
     return [name for name in REQUIRED if importlib.util.find_spec(name) is None]
 
 
+# The library (and so torch) is imported inside the functions below, never at module level, and
+# attrec_lib.bench's __init__ imports nothing that needs torch: on a machine without it main() names
+# the missing module instead of failing at import (tests/test_gpu_check.py runs it with torch blocked).
 def load_splits(dry_run: bool) -> dict:
     """Benchmark splits (no validation item) per data set key; tiny synthetic ones in a dry run."""
     from ..data.synthetic import planted_sequences, shaped_like
